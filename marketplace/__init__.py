@@ -1,0 +1,1 @@
+"""The NHS innovation marketplace: innovations approved once, centrally, procured the same way."""

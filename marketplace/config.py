@@ -1,0 +1,68 @@
+"""Configuration from the environment (CONTRACT.md, Configuration)."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+INSTANCE_DIR = Path(os.environ.get("MARKETPLACE_INSTANCE", Path.cwd() / "instance"))
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'marketplace.db'}"
+
+
+def _dev_secret_key() -> str:
+    """A per-instance key kept on disk so sessions survive restarts of `marketplace dev`."""
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs (SQLAlchemy would pick psycopg2)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://"):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    kafka_bootstrap_servers: str | None = None
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str | None = None
+    max_content_length: int = 1024 * 1024
+    evidence_dir: Path = field(default_factory=lambda: INSTANCE_DIR / "evidence")
+    event_source: str = "/marketplace"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            database_url=normalise_database_url(
+                env.get("DATABASE_URL") or _default_database_url()
+            ),
+            secret_key=env.get("SECRET_KEY") or _dev_secret_key(),
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            stripe_api_key=env.get("STRIPE_API_KEY") or None,
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            max_content_length=int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
+        )
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        if "database_url" in overrides:
+            overrides["database_url"] = normalise_database_url(overrides["database_url"])
+        return replace(self, **overrides)

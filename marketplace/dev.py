@@ -1,0 +1,108 @@
+"""``marketplace dev``: the whole system on one machine, on the embedded defaults.
+
+Each component runs as its own process, exactly as in production (compose.yaml),
+so what works here works there.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import click
+
+from marketplace import migrate
+from marketplace.cli import cli_unit_of_work
+from marketplace.config import Settings
+from marketplace.db import make_engine
+from marketplace.demo import seed
+from marketplace.services import tokens
+
+# (role, organisation code, label) of the tokens printed at start.
+DEV_TOKENS: tuple[tuple[str, str | None], ...] = (
+    ("admin", None),
+    ("icb_buyer", "QOP"),
+    ("innovator", "09876543"),
+    ("assessor", "X24"),
+    ("funder", "X26"),
+    ("trust_system", "R0A"),
+)
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _issue_dev_tokens(settings: Settings) -> list[tuple[str, str | None, str]]:
+    """Fresh tokens for this run (only hashes are stored, so old ones cannot be shown again)."""
+    issued = []
+    with cli_unit_of_work(settings) as uow:
+        for role, code in DEV_TOKENS:
+            _, plain = tokens.create(uow, role=role, code=code, name=f"dev {role}")
+            issued.append((role, code, plain))
+    return issued
+
+
+def components(port: int) -> list[Component]:
+    exe = os.path.dirname(sys.executable)
+    return [Component("web", [os.path.join(exe, "marketplace"), "serve", "--port", str(port)])]
+
+
+def run_dev(port: int) -> int:
+    settings = Settings.from_env()
+    env = dict(os.environ, DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key)
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    with cli_unit_of_work(settings) as uow:
+        for line in seed(uow):
+            click.echo(f"seeded {line}")
+    issued = _issue_dev_tokens(settings)
+
+    running = components(port)
+    for component in running:
+        component.process = subprocess.Popen(component.argv, env=env)
+    click.echo("")
+    click.echo(f"Marketplace API  http://127.0.0.1:{port}/api/v1/openapi.json")
+    click.echo(f"Health           http://127.0.0.1:{port}/readyz")
+    click.echo(f"Database         {settings.database_url}")
+    click.echo("Demo tokens (Authorization: Bearer <token>):")
+    for role, code, plain in issued:
+        click.echo(f"  {role:<13} {code or '-':<9} {plain}")
+    click.echo("Press Ctrl-C to stop.")
+    return _supervise(running)
+
+
+def _supervise(running: list[Component]) -> int:
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    code = 0
+    while not stopping:
+        for component in running:
+            assert component.process is not None
+            if component.process.poll() is not None:
+                click.echo(f"{component.name} exited with {component.process.returncode}")
+                code, stopping = component.process.returncode or 1, True
+        time.sleep(0.5)
+    for component in running:
+        if component.process and component.process.poll() is None:
+            component.process.terminate()
+    for component in running:
+        if component.process:
+            try:
+                component.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                component.process.kill()
+    return code

@@ -1,0 +1,43 @@
+"""Domain errors: what went wrong in the rules, independent of HTTP.
+
+The HTTP layer maps each class to a status code and a problem+json body.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    title = "Request failed"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (a duplicate, a forbidden transition)."""
+
+    title = "Conflict"
+
+
+class Forbidden(DomainError):
+    title = "Forbidden"
+
+
+class InvalidInput(DomainError):
+    """Input that is well formed but breaks a rule; ``errors`` maps fields to messages."""
+
+    title = "Validation failed"
+
+    def __init__(self, detail: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(detail, errors=errors or {})
+
+
+class PreconditionFailed(DomainError):
+    title = "Precondition failed"

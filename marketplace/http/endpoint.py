@@ -1,0 +1,173 @@
+"""One decorator that gives every API endpoint the same conventions.
+
+A view only parses (the declared schemas), calls one service function and returns
+what to serialise. The decorator authenticates, authorises, parses and validates,
+runs the view inside a unit of work, applies ``Idempotency-Key`` and ``If-Match``,
+serialises, and commits. The declared metadata also feeds the OpenAPI document
+and the generated authorisation tests.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from marshmallow import Schema
+from sqlalchemy import Select
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.actor import Actor
+from marketplace.http import idempotency
+from marketplace.http.auth import ANONYMOUS, authenticate, authorise
+from marketplace.http.etag import etag_for, required_if_match_version
+from marketplace.http.pagination import PageQuery, paginate
+from marketplace.http.problems import Problem
+from marketplace.unit_of_work import UnitOfWork
+
+PUBLIC = None  # roles=PUBLIC: no token needed
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    method: str
+    roles: frozenset[str] | None
+    summary: str
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    response: type[Schema] | None = None
+    paginated: bool = False
+    status: int = 200
+    idempotent: bool = False
+    if_match: bool = False
+    etag: bool = False
+    raw: bool = False
+    tags: tuple[str, ...] = ()
+    errors: tuple[int, ...] = field(default=())
+
+
+@dataclass
+class Call:
+    """What a view gets: the unit of work, the caller and the parsed input."""
+
+    uow: UnitOfWork
+    actor: Actor
+    body: dict[str, Any]
+    query: dict[str, Any]
+    expected_version: int | None = None
+
+
+@dataclass
+class Created:
+    """Return this from a creating view to answer 201 with a ``Location``."""
+
+    obj: Any
+    location: str
+
+
+def _parse_json_body() -> Any:
+    if not request.mimetype or (request.mimetype not in ("application/json",) and \
+            not request.mimetype.endswith("+json")):
+        raise Problem(415, "Unsupported Media Type", "Send the body as application/json.")
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Malformed JSON", f"The body is not valid JSON: {exc}.") from exc
+
+
+def _load(schema_cls: type[Schema] | None, data: Any, *, paginated: bool) -> dict[str, Any]:
+    if schema_cls is None and not paginated:
+        return {}
+    if paginated and schema_cls is not None:
+        schema: Schema = type("Query", (schema_cls, PageQuery), {})()
+    elif paginated:
+        schema = PageQuery()
+    else:
+        assert schema_cls is not None
+        schema = schema_cls()
+    if data is None or not isinstance(data, dict):
+        raise Problem(422, "Validation failed", "The body must be a JSON object.",
+                      errors={"_schema": ["must be an object"]})
+    return schema.load(data)
+
+
+class ApiBlueprint(Blueprint):
+    """A blueprint whose routes are declared with :meth:`endpoint`."""
+
+    def endpoint(self, method: str, rule: str, *, roles: tuple[str, ...] | None, summary: str,
+                 **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+        spec = EndpointSpec(method=method, roles=None if roles is None else frozenset(roles),
+                            summary=summary, tags=(self.name,), **options)
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
+            @functools.wraps(view)
+            def wrapper(**path_args: Any) -> Response:
+                return _handle(spec, view, path_args)
+
+            wrapper.endpoint_spec = spec  # type: ignore[attr-defined]
+            self.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
+            return wrapper
+
+        return decorator
+
+
+def _serialise(spec: EndpointSpec, result: Any, call: Call) -> Response:
+    if isinstance(result, Response):
+        return result
+    status, location, obj = spec.status, None, result
+    if isinstance(result, Created):
+        status, location, obj = 201, result.location, result.obj
+    if spec.paginated:
+        assert isinstance(obj, Select) and spec.response is not None
+        body = paginate(call.uow.session, obj, spec.response(), call.query["page"],
+                        call.query["per_page"])
+    elif spec.response is not None:
+        body = spec.response().dump(obj)
+    else:
+        body = obj
+    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    if location:
+        response.headers["Location"] = location
+    version = obj.get("version") if isinstance(obj, dict) else getattr(obj, "version", None)
+    if spec.etag and version is not None:
+        response.headers["ETag"] = etag_for(version)
+    return response
+
+
+def _handle(spec: EndpointSpec, view: Callable[..., Any], path_args: dict[str, Any]) -> Response:
+    app = current_app
+    with UnitOfWork(app.extensions["session_factory"], actor=ANONYMOUS,
+                    clock=app.extensions["clock"],
+                    event_source=app.extensions["settings"].event_source,
+                    request_id=request.headers.get("X-Request-Id") or str(uuid.uuid4())) as uow:
+        actor = authenticate(uow)
+        uow.actor = actor
+        authorise(actor, spec.roles)
+        raw_body = _parse_json_body() if spec.body is not None else None
+        body = _load(spec.body, raw_body, paginated=False) if spec.body is not None else {}
+        query = _load(spec.query, request.args.to_dict(), paginated=spec.paginated)
+        expected = required_if_match_version() if spec.if_match else None
+        key = idempotency.request_key() if spec.idempotent else None
+        fingerprint = idempotency.request_fingerprint(raw_body) if key else ""
+        if key:
+            stored = idempotency.find(uow.session, actor.id, key)
+            if stored is not None:
+                return idempotency.replay(stored, fingerprint)
+        call = Call(uow=uow, actor=actor, body=body, query=query, expected_version=expected)
+        response = _serialise(spec, view(call, **path_args), call)
+        if key and response.status_code < 400:
+            idempotency.record(uow.session, actor.id, key, fingerprint, response)
+        try:
+            uow.commit()
+        except IntegrityError as exc:
+            uow.rollback()
+            if key and (stored := idempotency.find(uow.session, actor.id, key)) is not None:
+                return idempotency.replay(stored, fingerprint)
+            raise Problem(409, "Conflict", "The change clashes with a concurrent one; retry."
+                          ) from exc
+        return response
+

@@ -1,0 +1,43 @@
+"""The list envelope: ``{items, page, per_page, total, links}``."""
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import request
+from marshmallow import Schema, fields, validate
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+MAX_PER_PAGE = 100
+
+
+class PageQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+def _link(page: int, per_page: int) -> str:
+    args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+    args.update(page=str(page), per_page=str(per_page))
+    return f"{request.base_url}?{urlencode(args)}"
+
+
+def envelope(items: list[Any], page: int, per_page: int, total: int) -> dict[str, Any]:
+    last = max(1, math.ceil(total / per_page))
+    links = {"self": _link(page, per_page), "first": _link(1, per_page),
+             "last": _link(last, per_page)}
+    if page > 1:
+        links["prev"] = _link(min(page - 1, last), per_page)
+    if page < last:
+        links["next"] = _link(page + 1, per_page)
+    return {"items": items, "page": page, "per_page": per_page, "total": total, "links": links}
+
+
+def paginate(session: Session, stmt: Select, schema: Schema, page: int, per_page: int
+             ) -> dict[str, Any]:
+    """Run one page of ``stmt`` (which must have a total order) and wrap it in the envelope."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    return envelope(schema.dump(rows, many=True), page, per_page, int(total or 0))

@@ -1,0 +1,65 @@
+"""Who is calling: API tokens now, web users with passwords later.
+
+Tokens are stored as a SHA-256 digest only: a leaked table reveals no usable
+token, and the full value is shown once at creation.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.db import Base, UtcDateTime, str_enum, utcnow
+from marketplace.models.organisation import Organisation
+
+
+class Role(enum.StrEnum):
+    ICB_BUYER = "icb_buyer"
+    INNOVATOR = "innovator"
+    ASSESSOR = "assessor"
+    FUNDER = "funder"
+    TRUST_SYSTEM = "trust_system"
+    ADMIN = "admin"
+
+
+RoleEnum = str_enum(Role, "role")
+
+
+class WebUser(Base):
+    """A person signing in to the web pages (passwords arrive with the web issue)."""
+
+    __tablename__ = "web_user"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(RoleEnum)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'admin' AND organisation_id IS NULL) OR "
+            "(role <> 'admin' AND organisation_id IS NOT NULL)",
+            name="admin_has_no_organisation",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(RoleEnum)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("web_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")

@@ -1,0 +1,58 @@
+"""Organisations: ICBs, trusts, innovators, the central assessor and funders."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.db import Base, UtcDateTime, str_enum, utcnow
+
+
+class OrganisationKind(enum.StrEnum):
+    ICB = "icb"
+    TRUST = "trust"
+    INNOVATOR = "innovator"
+    ASSESSOR = "assessor"
+    FUNDER = "funder"
+
+
+class Organisation(Base):
+    """An organisation, identified by its NHS ODS code or Companies House number.
+
+    ``code`` is the ODS code for NHS bodies and the Companies House number for
+    innovators (and for funders that are companies). A merged ICB keeps its row
+    and code, pointing at its ``successor``: history stays, lookups follow.
+    """
+
+    __tablename__ = "organisation"
+    __table_args__ = (
+        CheckConstraint("successor_id IS NULL OR successor_id <> id", name="not_own_successor"),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[OrganisationKind] = mapped_column(
+        str_enum(OrganisationKind, "organisation_kind")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    succeeded_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    parent: Mapped[Organisation | None] = relationship(
+        remote_side=[id], foreign_keys=[parent_id], lazy="joined", join_depth=1
+    )
+    successor: Mapped[Organisation | None] = relationship(
+        remote_side=[id], foreign_keys=[successor_id], lazy="joined", join_depth=1
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.code} {self.kind}>"

@@ -1,0 +1,100 @@
+"""API tokens: created once (the plain value is shown only then), stored hashed, revocable."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.models.identity import ApiToken, Role
+from marketplace.models.organisation import OrganisationKind
+from marketplace.services import organisations
+from marketplace.unit_of_work import UnitOfWork
+
+TOKEN_PREFIX = "nhsm_"
+
+# Which kind of organisation each role acts for.
+ROLE_ORGANISATION_KIND: dict[Role, OrganisationKind | None] = {
+    Role.ICB_BUYER: OrganisationKind.ICB,
+    Role.INNOVATOR: OrganisationKind.INNOVATOR,
+    Role.ASSESSOR: OrganisationKind.ASSESSOR,
+    Role.FUNDER: OrganisationKind.FUNDER,
+    Role.TRUST_SYSTEM: OrganisationKind.TRUST,
+    Role.ADMIN: None,
+}
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 is enough: tokens carry 256 bits of randomness, so no stretching is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _snapshot(token: ApiToken) -> dict[str, Any]:
+    return {
+        "name": token.name,
+        "role": str(token.role),
+        "organisation": token.organisation.code if token.organisation else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+def create(uow: UnitOfWork, *, role: str, name: str, code: str | None = None
+           ) -> tuple[ApiToken, str]:
+    """A new token and its plain value (never stored)."""
+    try:
+        role_enum = Role(role)
+    except ValueError as exc:
+        choices = ", ".join(r.value for r in Role)
+        raise InvalidInput("Unknown role.", {"role": [f"one of {choices}"]}) from exc
+    expected_kind = ROLE_ORGANISATION_KIND[role_enum]
+    organisation = None
+    if expected_kind is None:
+        if code:
+            raise InvalidInput("Admin tokens take no organisation.", {"ods": ["not allowed"]})
+    else:
+        if not code:
+            raise InvalidInput("This role acts for an organisation.", {"ods": ["required"]})
+        organisation = organisations.get_exact(uow, code)
+        if organisation.successor is not None:
+            raise Conflict(f"{organisation.code} was merged into {organisation.successor.code}.")
+        if organisation.kind != expected_kind:
+            raise InvalidInput(
+                f"A {role_enum.value} token acts for an organisation of kind "
+                f"{expected_kind.value}; {organisation.code} is a {organisation.kind.value}.",
+                {"role": ["does not fit the organisation"]},
+            )
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(id=str(uuid.uuid4()), name=name, role=role_enum, organisation=organisation,
+                     token_hash=hash_token(plain), prefix=plain[:12], created_at=uow.now())
+    uow.session.add(token)
+    uow.session.flush()
+    uow.audit("token.created", "api_token", token.id, after=_snapshot(token),
+              subject_organisation_id=organisation.id if organisation else None)
+    return token, plain
+
+
+def revoke(uow: UnitOfWork, token_id: str) -> ApiToken:
+    token = uow.session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"No token has the id {token_id!r}.")
+    if token.revoked_at is None:
+        before = _snapshot(token)
+        token.revoked_at = uow.now()
+        uow.audit("token.revoked", "api_token", token.id, before=before, after=_snapshot(token),
+                  subject_organisation_id=token.organisation_id)
+    return token
+
+
+def authenticate(uow: UnitOfWork, plain: str) -> ApiToken | None:
+    """The live token for ``plain`` (``last_used_at`` touched); ``None`` if unknown or revoked."""
+    token = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
+    if token is None or token.revoked_at is not None:
+        return None
+    now = uow.now()
+    # Touch at most once a minute: a write per request would serialise readers on SQLite.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        token.last_used_at = now
+    return token

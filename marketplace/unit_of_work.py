@@ -1,0 +1,107 @@
+"""The unit of work: one database transaction holding a change, its audit rows and its events.
+
+Services mutate state through ``uow.session`` and record what happened with
+``uow.audit`` and ``uow.emit``; the entry point (an HTTP request or a CLI
+command) commits. The outbox row, the audit row, the idempotency record and the
+change therefore commit together or not at all: no event is ever sent for a
+change that rolled back, and none is lost for one that committed.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from events.outbox import append_event
+from marketplace.actor import Actor
+from marketplace.audit_diff import diff
+from marketplace.db import utcnow
+from marketplace.models.audit import AuditEvent
+from marketplace.models.events import event_sequence, outbox
+from schemas.events import registry
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        actor: Actor,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        event_source: str = "/marketplace",
+        request_id: str | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self.actor = actor
+        self.clock = clock
+        self.event_source = event_source
+        self.request_id = request_id
+        self.session: Session
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def audit(
+        self,
+        action: str,
+        object_type: str,
+        object_id: str | int,
+        *,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        subject_organisation_id: int | None = None,
+    ) -> AuditEvent:
+        """Append an audit row in this transaction (rolled back with the change)."""
+        row = AuditEvent(
+            at=self.now(),
+            actor_id=self.actor.id,
+            actor_role=str(self.actor.role),
+            actor_organisation_id=self.actor.organisation_id,
+            subject_organisation_id=subject_organisation_id,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            changes=json.loads(json.dumps(diff(before, after), default=str)),
+            request_id=self.request_id,
+        )
+        self.session.add(row)
+        return row
+
+    def emit(self, ce_type: str, data: dict[str, Any], *, subject: str | None = None) -> str:
+        """Validate ``data`` against the contract and append it to the outbox; returns the ce_id."""
+        spec = registry.get(ce_type)
+        payload = registry.dump(ce_type, data)
+        self.session.flush()
+        event_id = str(uuid.uuid4())
+        append_event(
+            self.session.connection(),
+            outbox,
+            event_sequence,
+            event_id=event_id,
+            topic=spec.topic,
+            aggregate_key=str(payload[spec.key_field]),
+            ce_type=ce_type,
+            ce_source=self.event_source,
+            ce_subject=subject,
+            ce_time=self.now(),
+            data=payload,
+        )
+        return event_id

@@ -1,0 +1,82 @@
+"""Every role against every endpoint, generated from the URL map.
+
+A new endpoint must appear in ``CONTRACT_ACCESS`` (who may call it, from
+CONTRACT.md) or this test fails; each entry is then checked for every role.
+Ownership rules (an innovator's own listing) are tested with each domain.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from marketplace.app import create_app
+from marketplace.config import Settings
+from tests.conftest import bearer
+
+ROLES = ("admin", "icb_buyer", "innovator", "assessor", "funder", "trust_system")
+ANYONE = None
+PLAIN_ROUTES = {"/healthz", "/readyz", "/api/v1/openapi.json", "/static/<path:filename>"}
+
+# (method, rule) -> roles allowed; ANYONE = no token needed.
+CONTRACT_ACCESS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("GET", "/api/v1/organisations"): ANYONE,
+    ("POST", "/api/v1/organisations"): ("admin",),
+    ("GET", "/api/v1/organisations/<ods>"): ANYONE,
+    ("PATCH", "/api/v1/organisations/<ods>"): ("admin",),
+    ("GET", "/api/v1/audit"): ROLES,
+}
+
+
+def _routes(app: Flask) -> list[tuple[str, str, object]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, rule.rule, app.view_functions[rule.endpoint]))
+    return found
+
+
+def _app() -> Flask:
+    return create_app(Settings(database_url="sqlite://", secret_key="x"))
+
+
+def test_every_endpoint_has_a_contract_entry_and_declares_it() -> None:
+    app = _app()
+    for method, rule, view in _routes(app):
+        if rule in PLAIN_ROUTES:
+            assert not hasattr(view, "endpoint_spec")
+            continue
+        assert (method, rule) in CONTRACT_ACCESS, f"{method} {rule} is missing from the table"
+        declared = view.endpoint_spec.roles  # type: ignore[attr-defined]
+        expected = CONTRACT_ACCESS[(method, rule)]
+        assert declared == (None if expected is None else frozenset(expected)), (method, rule)
+
+
+def _cases() -> list[tuple[str, str, str | None]]:
+    app = _app()
+    cases = []
+    for method, rule, _ in _routes(app):
+        if rule in PLAIN_ROUTES:
+            continue
+        for role in (None, *ROLES):
+            cases.append((method, rule, role))
+    return cases
+
+
+@pytest.mark.parametrize(("method", "rule", "role"), _cases())
+def test_role_against_endpoint(client: FlaskClient, make_token: Callable[..., str],
+                               method: str, rule: str, role: str | None) -> None:
+    allowed = CONTRACT_ACCESS[(method, rule)]
+    path = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "QZZ", rule)
+    headers = bearer(make_token(role)) if role else {}
+    response = client.open(path, method=method, json={}, headers=headers)
+    if allowed is None or (role is not None and role in allowed):
+        assert response.status_code not in (401, 403), response.get_json()
+    elif role is None:
+        assert response.status_code == 401
+    else:
+        assert response.status_code == 403
+    assert response.status_code < 500
