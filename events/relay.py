@@ -70,7 +70,7 @@ def outbox_status(engine: Engine, outbox: Table, now: datetime | None = None) ->
 def envelope(row: Row[Any]) -> EventEnvelope:
     return EventEnvelope(id=row.event_id, source=row.ce_source, type=row.ce_type,
                          time=row.ce_time, subject=row.ce_subject, sequence=row.sequence,
-                         key=row.aggregate_key, data=row.data.encode())
+                         key=row.record_key, data=row.data.encode())
 
 
 def unbroken_runs(rows: Sequence[Row[Any]], oldest_pending: dict[str, int]) -> list[Row[Any]]:

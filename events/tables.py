@@ -28,6 +28,8 @@ _BigId = BigInteger().with_variant(Integer, "sqlite")
 def outbox_table(metadata: MetaData) -> Table:
     """Events written in the same transaction as the change that caused them.
 
+    ``aggregate_key`` (``<aggregate>/<id>``) names the stream ``sequence`` counts
+    in; ``record_key`` (the aggregate id) is the Kafka record key.
     ``feed_position`` is assigned when the relay marks a row published, under a
     lock on ``event_feed_counter``, so positions become visible in order and the
     ``/events`` feed cursor never skips a late-committing row.
@@ -39,6 +41,7 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("event_id", String(36), nullable=False, unique=True),
         Column("topic", String(200), nullable=False),
         Column("aggregate_key", String(100), nullable=False),
+        Column("record_key", String(100), nullable=False),
         Column("sequence", BigInteger, nullable=False),
         Column("ce_type", String(200), nullable=False),
         Column("ce_source", String(200), nullable=False),

@@ -35,7 +35,7 @@ def broker_check(bootstrap_servers: str) -> Callable[[], dict[str, Any]]:
 
 def create_app(settings: Settings | None = None, *,
                clock: Callable[[], datetime] = utcnow) -> Flask:
-    from marketplace.api import audit, health, openapi, organisations
+    from marketplace.api import audit, events, health, openapi, organisations
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -47,14 +47,15 @@ def create_app(settings: Settings | None = None, *,
     app.extensions["engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
     app.extensions["clock"] = clock
-    app.extensions["readiness_checks"] = {"database": health.database_check}
+    app.extensions["readiness_checks"] = {"database": health.database_check,
+                                          "outbox": health.outbox_check}
     if settings.kafka_bootstrap_servers:
         app.extensions["readiness_checks"]["broker"] = broker_check(
             settings.kafka_bootstrap_servers)
 
     register_error_handlers(app)
     app.register_blueprint(health.bp)
-    for blueprint in (openapi.bp, organisations.bp, audit.bp):
+    for blueprint in (openapi.bp, organisations.bp, audit.bp, events.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

@@ -119,6 +119,46 @@ def serve(host: str, port: int, workers: int) -> None:
     run_server(host, port, workers)
 
 
+@main.command()
+@click.option("--batch-size", default=500, show_default=True, type=int)
+def relay(batch_size: int) -> None:
+    """Publish the outbox to Kafka until stopped."""
+    from marketplace.relay import run_relay
+
+    settings = Settings.from_env()
+    if not settings.kafka_bootstrap_servers:
+        raise click.ClickException("Set KAFKA_BOOTSTRAP_SERVERS (marketplace dev starts a broker).")
+    run_relay(settings, settings.kafka_bootstrap_servers, batch_size)
+
+
+@main.group()
+def events() -> None:
+    """The event contract."""
+
+
+@events.command("schemas")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+def events_schemas(out_dir: str) -> None:
+    """Write a JSON Schema file per event type."""
+    from pathlib import Path
+
+    from schemas.events.jsonschema import write_json_schemas
+
+    for path in write_json_schemas(Path(out_dir)):
+        click.echo(str(path))
+
+
+@events.command("docs")
+@click.option("--out", "out_file", default="docs/events.md", show_default=True)
+def events_docs(out_file: str) -> None:
+    """Regenerate docs/events.md from the registry."""
+    from pathlib import Path
+
+    from schemas.events.docs import write
+
+    click.echo(str(write(Path(out_file))))
+
+
 @main.command("seed-demo")
 def seed_demo() -> None:
     """Realistic demo data; safe to run twice."""

@@ -10,10 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import click
 
+from events.broker import EmbeddedBroker
+from events.topics import ensure_topics
 from marketplace import migrate
 from marketplace.cli import cli_unit_of_work
 from marketplace.config import Settings
@@ -50,13 +53,28 @@ def _issue_dev_tokens(settings: Settings) -> list[tuple[str, str | None, str]]:
 
 
 def components(port: int) -> list[Component]:
-    exe = os.path.dirname(sys.executable)
-    return [Component("web", [os.path.join(exe, "marketplace"), "serve", "--port", str(port)])]
+    marketplace = os.path.join(os.path.dirname(sys.executable), "marketplace")
+    return [
+        Component("web", [marketplace, "serve", "--port", str(port)]),
+        Component("relay", [marketplace, "relay"]),
+    ]
 
 
 def run_dev(port: int) -> int:
     settings = Settings.from_env()
-    env = dict(os.environ, DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key)
+    with ExitStack() as stack:
+        bootstrap = settings.kafka_bootstrap_servers
+        if not bootstrap:
+            broker = stack.enter_context(EmbeddedBroker())
+            bootstrap = broker.bootstrap_servers
+            click.echo(f"embedded Kafka broker (tansu) on {bootstrap}")
+        ensure_topics(bootstrap)
+        env = dict(os.environ, DATABASE_URL=settings.database_url,
+                   SECRET_KEY=settings.secret_key, KAFKA_BOOTSTRAP_SERVERS=bootstrap)
+        return _run(settings, env, port)
+
+
+def _run(settings: Settings, env: dict[str, str], port: int) -> int:
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     engine.dispose()
@@ -72,6 +90,8 @@ def run_dev(port: int) -> int:
     click.echo(f"Marketplace API  http://127.0.0.1:{port}/api/v1/openapi.json")
     click.echo(f"Health           http://127.0.0.1:{port}/readyz")
     click.echo(f"Database         {settings.database_url}")
+    click.echo(f"Kafka            {env['KAFKA_BOOTSTRAP_SERVERS']}")
+    click.echo(f"Event feed       http://127.0.0.1:{port}/api/v1/events")
     click.echo("Demo tokens (Authorization: Bearer <token>):")
     for role, code, plain in issued:
         click.echo(f"  {role:<13} {code or '-':<9} {plain}")

@@ -97,10 +97,11 @@ class UnitOfWork:
             event_sequence,
             event_id=event_id,
             topic=spec.topic,
-            aggregate_key=str(payload[spec.key_field]),
+            aggregate_key=spec.aggregate_ref(payload),
+            record_key=spec.key(payload),
             ce_type=ce_type,
             ce_source=self.event_source,
-            ce_subject=subject,
+            ce_subject=subject or spec.key(payload),
             ce_time=self.now(),
             data=payload,
         )

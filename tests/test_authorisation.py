@@ -28,6 +28,7 @@ CONTRACT_ACCESS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("GET", "/api/v1/organisations/<ods>"): ANYONE,
     ("PATCH", "/api/v1/organisations/<ods>"): ("admin",),
     ("GET", "/api/v1/audit"): ROLES,
+    ("GET", "/api/v1/events"): ("trust_system", "admin"),
 }
 
 

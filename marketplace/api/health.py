@@ -8,7 +8,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 from sqlalchemy import text
 
+from events.relay import outbox_status
+from marketplace.models.events import outbox
+
 bp = Blueprint("health", __name__)
+
+# Events waiting longer than this mean the relay or the broker is down.
+STUCK_AFTER_SECONDS = 300
 
 ReadinessCheck = Callable[[], dict[str, Any]]
 
@@ -18,6 +24,14 @@ def database_check() -> dict[str, Any]:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     return {"ok": True, "dialect": engine.dialect.name}
+
+
+def outbox_check() -> dict[str, Any]:
+    """The relay's backlog: informative, and not ready when events are stuck for long."""
+    status = outbox_status(current_app.extensions["engine"], outbox,
+                           current_app.extensions["clock"]())
+    age = status.oldest_pending_age_seconds
+    return {"ok": age is None or age < STUCK_AFTER_SECONDS, **status.as_dict()}
 
 
 @bp.get("/healthz")

@@ -104,6 +104,7 @@ def upgrade() -> None:
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('topic', sa.String(length=200), nullable=False),
     sa.Column('aggregate_key', sa.String(length=100), nullable=False),
+    sa.Column('record_key', sa.String(length=100), nullable=False),
     sa.Column('sequence', sa.BigInteger(), nullable=False),
     sa.Column('ce_type', sa.String(length=200), nullable=False),
     sa.Column('ce_source', sa.String(length=200), nullable=False),
