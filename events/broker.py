@@ -177,6 +177,7 @@ class EmbeddedBroker:
         startup_timeout: float = 30.0,
         stop_timeout: float = 10.0,
         log_path: str | os.PathLike[str] | None = None,
+        advertised_port: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -185,6 +186,8 @@ class EmbeddedBroker:
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.log_path = Path(log_path) if log_path is not None else None
+        # Clients are told to reconnect here (e.g. a proxy in front of the broker).
+        self.advertised_port = advertised_port
         self.startup_seconds: float | None = None
         self._keep_log = log_path is not None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -212,11 +215,12 @@ class EmbeddedBroker:
         """The exact tansu command line (kept public so docs and reports can show it)."""
         binary = self.binary or find_tansu_binary()
         url = f"tcp://{self.host}:{port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port or port}"
         return [
             str(binary),
             "broker",
             "--listener-url", url,
-            "--advertised-listener-url", url,
+            "--advertised-listener-url", advertised,
             "--storage-engine", "memory://tansu/",
             "--cluster-id", self.cluster_id,
         ]
@@ -366,10 +370,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9092)
     parser.add_argument("--no-topics", action="store_true", help="don't create topics")
     args = parser.parse_args(argv)
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # so the with-block below stops tansu too
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     with EmbeddedBroker(port=args.port, log_path=Path(tempfile.gettempdir()) / "tansu.log") as b:
         if not args.no_topics:
             ensure_topics(b.bootstrap_servers)
-        print(f"{BOOTSTRAP_ENV}={b.bootstrap_servers}  (log: {b.log_path}; Ctrl-C stops)")
+        print(
+            f"{BOOTSTRAP_ENV}={b.bootstrap_servers}  (log: {b.log_path}; Ctrl-C stops)",
+            flush=True,
+        )
         try:
             while b.running:
                 time.sleep(0.5)

@@ -103,6 +103,17 @@ def decode(record: Any) -> ConsumedEvent:
     return ConsumedEvent(envelope, record.topic, record.partition, record.offset, data)
 
 
+def _envelope_only(record: Any) -> ConsumedEvent | None:
+    """What can be read of a dead record's identity (to mark its sequence), even if its
+    data is broken; ``None`` when not even the envelope or the type can be read."""
+    try:
+        envelope = envelope_from_record(record.key, record.value, record.headers)
+        registry.get(envelope.type)
+    except (ValueError, KeyError):
+        return None
+    return ConsumedEvent(envelope, record.topic, record.partition, record.offset, {})
+
+
 @dataclass
 class EventConsumer:
     """Consumes ``topics`` as group ``name`` and applies events with ``handler``."""
@@ -245,10 +256,7 @@ class EventConsumer:
                                           value=record.value, headers=headers)
         self.dlq_producer().flush()
         future.get(timeout=30)
-        try:
-            event = decode(record)
-        except PoisonEvent:
-            event = None
+        event = _envelope_only(record)
         if event is not None:
             with self.engine.begin() as conn:
                 if not self._already_applied(conn, event.envelope):

@@ -1,0 +1,125 @@
+"""Relay throughput next to a raw idempotent kafka-python producer, same broker, same run.
+
+    python -m bench.relay [--events 20000] [--database-url URL] [--bootstrap HOST:PORT]
+
+Both sides send the same payloads (the outbox rows' data and CloudEvents headers)
+with the same producer settings; the relay additionally claims rows, waits for the
+acknowledgements and marks them published with their feed positions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+from sqlalchemy import select
+
+from events.broker import EmbeddedBroker, bootstrap_servers_from_env
+from events.producer import idempotent_producer
+from events.relay import Relay, envelope
+from events.topics import ensure_topics
+from marketplace import migrate
+from marketplace.actor import Actor
+from marketplace.db import make_engine, make_session_factory
+from marketplace.models.events import feed_counter, outbox
+from marketplace.unit_of_work import UnitOfWork
+from schemas.events import registry
+
+GRANTED = registry.by_name("approval.granted")
+
+
+def fill_outbox(database_url: str, events: int, aggregates: int = 200) -> None:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    keys = [str(uuid.uuid4()) for _ in range(aggregates)]
+    factory = make_session_factory(engine)
+    per_txn = 500
+    for start in range(0, events, per_txn):
+        with UnitOfWork(factory, Actor(id="bench", role="admin")) as uow:
+            for n in range(start, min(events, start + per_txn)):
+                uow.emit(GRANTED.ce_type, {**GRANTED.example, "approval_id": keys[n % aggregates],
+                                           "product_version": f"1.{n}"})
+            uow.commit()
+    engine.dispose()
+
+
+def raw_producer_rate(database_url: str, bootstrap: str) -> tuple[int, float]:
+    """Send every outbox row's record with a bare idempotent producer; events/s."""
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox).order_by(outbox.c.id)).all()
+    engine.dispose()
+    records = [(r.topic, envelope(r)) for r in rows]
+    producer = idempotent_producer(bootstrap)
+    began = time.perf_counter()
+    futures = [producer.send(topic, key=env.key.encode(), value=env.data, headers=env.headers())
+               for topic, env in records]
+    producer.flush()
+    for future in futures:
+        future.get(timeout=30)
+    elapsed = time.perf_counter() - began
+    producer.close()
+    return len(records), len(records) / elapsed
+
+
+def relay_rate(database_url: str, bootstrap: str, batch_size: int) -> tuple[int, float]:
+    relay = Relay(engine=make_engine(database_url), outbox=outbox, feed_counter=feed_counter,
+                  producer_factory=lambda: idempotent_producer(bootstrap), batch_size=batch_size)
+    relay.producer()  # connect before timing, as the raw producer's constructor does
+    published = 0
+    began = time.perf_counter()
+    while (n := relay.publish_batch()) > 0:
+        published += n
+    elapsed = time.perf_counter() - began
+    relay.close()
+    relay.engine.dispose()
+    return published, published / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--bootstrap", default=bootstrap_servers_from_env())
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        bootstrap = args.bootstrap
+        if not bootstrap:
+            bootstrap = stack.enter_context(EmbeddedBroker()).bootstrap_servers
+        ensure_topics(bootstrap)
+        results = []
+        for round_ in range(args.rounds):
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
+            fill_outbox(url, args.events)
+            # Alternate which goes first so neither side always meets a warmer broker.
+            if round_ % 2 == 0:
+                raw = raw_producer_rate(url, bootstrap)
+                rel = relay_rate(url, bootstrap, args.batch_size)
+            else:
+                rel = relay_rate(url, bootstrap, args.batch_size)
+                raw = raw_producer_rate(url, bootstrap)
+            results.append({"round": round_ + 1, "events": rel[0], "raw_per_s": round(raw[1]),
+                            "relay_per_s": round(rel[1]), "ratio": round(rel[1] / raw[1], 3)})
+            print(json.dumps(results[-1]))
+        ratios = sorted(r["ratio"] for r in results)
+        summary = {"database": (args.database_url or "sqlite").split(":")[0],
+                   "events_per_round": args.events, "batch_size": args.batch_size,
+                   "median_raw_per_s": sorted(r["raw_per_s"] for r in results)[len(results) // 2],
+                   "median_relay_per_s": sorted(r["relay_per_s"]
+                                                for r in results)[len(results) // 2],
+                   "median_ratio": ratios[len(ratios) // 2],
+                   "cpus": os.cpu_count(), "python": platform.python_version()}
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The outbox relay against the real broker: CloudEvents on the wire, nothing sent for a
+rolled-back change, positions for the feed, a crash between ack and mark."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from events.relay import outbox_status, unbroken_runs
+from events.topics import ensure_topics
+from marketplace.models.events import outbox
+from marketplace.unit_of_work import UnitOfWork
+from schemas.events.topics import APPROVALS
+from tests.conftest import bearer
+from tests.event_helpers import (
+    GRANTED,
+    approval_event,
+    emit_approvals,
+    end_offsets,
+    make_relay,
+    read_from,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def bootstrap(kafka_bootstrap: str) -> str:
+    ensure_topics(kafka_bootstrap)
+    return kafka_bootstrap
+
+
+def _decode_with_sdk(record: Any) -> Any:
+    from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
+    from cloudevents.core.formats.json import JSONFormat
+
+    message = KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value)
+    return from_binary(message, JSONFormat())
+
+
+def test_round_trip_is_a_binary_mode_cloudevent(database_url: str, bootstrap: str,
+                                                uow_factory: Callable[..., UnitOfWork]) -> None:
+    start = end_offsets(bootstrap, APPROVALS)
+    approval_id, ids = emit_approvals(uow_factory, count=3)
+    relay = make_relay(database_url, bootstrap)
+    assert relay.publish_batch() == 3
+    relay.close()
+
+    records = read_from(bootstrap, start, count=3,
+                        predicate=lambda r: r.key == approval_id.encode())
+    assert len(records) == 3
+    assert len({r.partition for r in records}) == 1  # one key, one partition, one order
+    for n, (record, event_id) in enumerate(zip(records, ids, strict=True)):
+        event = _decode_with_sdk(record)
+        assert event.get_specversion() == "1.0"
+        assert event.get_id() == event_id
+        assert event.get_source() == "/marketplace"
+        assert event.get_type() == GRANTED.ce_type
+        assert event.get_subject() == approval_id
+        assert event.get_time() is not None and event.get_time().tzinfo is not None
+        assert event.get_extension("sequence") in (str(n + 1), n + 1)
+        assert json.loads(record.value) == approval_event(approval_id, n)
+        headers = dict(record.headers)
+        assert headers["content-type"] == b"application/json"
+        assert {"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
+                "ce_sequence"} <= set(headers)
+
+
+def test_rolled_back_change_publishes_nothing(database_url: str, bootstrap: str,
+                                              uow_factory: Callable[..., UnitOfWork]) -> None:
+    start = end_offsets(bootstrap, APPROVALS)
+    with uow_factory() as uow:
+        uow.emit(GRANTED.ce_type, approval_event("rolled-back"))
+        uow.rollback()
+    with uow_factory() as uow:
+        uow.emit(GRANTED.ce_type, approval_event("never-committed"))
+    relay = make_relay(database_url, bootstrap)
+    assert relay.publish_batch() == 0
+    relay.close()
+    assert end_offsets(bootstrap, APPROVALS) == start
+    with uow_factory() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(outbox)) == 0
+
+
+def test_published_rows_get_feed_positions_in_order(database_url: str, bootstrap: str,
+                                                    uow_factory: Callable[..., UnitOfWork],
+                                                    client: FlaskClient,
+                                                    make_token: Callable[..., str]) -> None:
+    first, _ = emit_approvals(uow_factory, count=2)
+    second, _ = emit_approvals(uow_factory, count=1)
+    relay = make_relay(database_url, bootstrap)
+    status = outbox_status(relay.engine, outbox)
+    assert status.pending == 3 and status.oldest_pending_age_seconds is not None
+    assert relay.publish_batch() == 3
+    status = outbox_status(relay.engine, outbox)
+    assert (status.pending, status.published, status.oldest_pending_age_seconds) == (3 - 3, 3,
+                                                                                      None)
+    relay.close()
+    token = make_token("trust_system")
+    page = client.get("/api/v1/events?after=0&limit=2", headers=bearer(token)).get_json()
+    assert [e["cursor"] for e in page["items"]] == [1, 2]
+    assert [e["key"] for e in page["items"]] == [first, first]
+    assert [e["sequence"] for e in page["items"]] == [1, 2]
+    rest = client.get(f"/api/v1/events?after={page['next_cursor']}", headers=bearer(token)
+                      ).get_json()
+    assert [(e["cursor"], e["key"]) for e in rest["items"]] == [(3, second)]
+    assert rest["items"][0]["data"]["approval_id"] == second
+    ready = client.get("/readyz").get_json()["checks"]["outbox"]
+    assert ready["published"] == 3 and ready["pending"] == 0
+
+
+def test_unbroken_runs_never_overtake_a_held_row() -> None:
+    class R:
+        def __init__(self, key: str, seq: int) -> None:
+            self.aggregate_key, self.sequence = key, seq
+
+    rows = [R("a", 2), R("b", 1), R("a", 3), R("b", 3), R("c", 5)]
+    kept = unbroken_runs(rows, {"a": 1, "b": 1, "c": 5})  # a/1 is held by another relay
+    assert [(r.aggregate_key, r.sequence) for r in kept] == [("b", 1), ("c", 5)]
+
+
+CRASH_SCRIPT = """
+import os, signal, sys
+from tests.event_helpers import make_relay
+relay = make_relay(sys.argv[1], sys.argv[2],
+                   after_ack=lambda rows: rows and os.kill(os.getpid(), signal.SIGKILL))
+relay.publish_batch()
+"""
+
+
+def test_relay_killed_between_ack_and_mark_resends(database_url: str, bootstrap: str,
+                                                   uow_factory: Callable[..., UnitOfWork]
+                                                   ) -> None:
+    start = end_offsets(bootstrap, APPROVALS)
+    approval_id, ids = emit_approvals(uow_factory, count=2)
+    crashed = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, database_url, bootstrap],
+                             env={**os.environ, "PYTHONPATH": os.getcwd()}, check=False,
+                             capture_output=True, text=True, timeout=60)
+    assert crashed.returncode == -9, crashed.stderr
+    relay = make_relay(database_url, bootstrap)
+    assert outbox_status(relay.engine, outbox).pending == 2  # acked, but never marked
+    assert relay.publish_batch() == 2
+    relay.close()
+    records = read_from(bootstrap, start, count=4,
+                        predicate=lambda r: r.key == approval_id.encode())
+    on_wire = [dict(r.headers)["ce_id"].decode() for r in records]
+    assert on_wire == ids + ids  # the duplicate is on the wire; consumers drop it by ce_id
