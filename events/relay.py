@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from sqlalchemy import Connection, Engine, Row, Table, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Row, Table, and_, func, select, update
 
 from events.cloudevents import EventEnvelope
 
@@ -67,6 +66,12 @@ def outbox_status(engine: Engine, outbox: Table, now: datetime | None = None) ->
     return OutboxStatus(int(pending), int(published), age)
 
 
+# What the relay reads of a row: only what goes on the wire (parsing unused timestamps
+# is a measurable share of the relay's time on SQLite).
+_WIRE_COLUMNS = ("id", "event_id", "topic", "aggregate_key", "record_key", "sequence", "ce_type",
+                 "ce_source", "ce_subject", "ce_time", "data")
+
+
 def envelope(row: Row[Any]) -> EventEnvelope:
     return EventEnvelope(id=row.event_id, source=row.ce_source, type=row.ce_type,
                          time=row.ce_time, subject=row.ce_subject, sequence=row.sequence,
@@ -74,10 +79,12 @@ def envelope(row: Row[Any]) -> EventEnvelope:
 
 
 def unbroken_runs(rows: Sequence[Row[Any]], oldest_pending: dict[str, int]) -> list[Row[Any]]:
-    """Keep, per aggregate, only rows continuing from its oldest unpublished sequence.
+    """Keep, per aggregate, only rows continuing from the sequence it expects next.
 
-    Rows of an aggregate whose oldest pending row is held elsewhere (another
-    relay) are left alone, so no relay can overtake another on one aggregate.
+    ``oldest_pending`` maps an aggregate to the sequence that may be sent next (its
+    oldest unpublished row, or the row after those this relay already has in flight).
+    Rows of an aggregate whose next row is held elsewhere (another relay) are left
+    alone, so no relay can overtake another on one aggregate.
     """
     expected = dict(oldest_pending)
     kept = []
@@ -88,6 +95,23 @@ def unbroken_runs(rows: Sequence[Row[Any]], oldest_pending: dict[str, int]) -> l
         else:
             expected[row.aggregate_key] = -1  # a hole: nothing more of this aggregate now
     return kept
+
+
+@dataclass
+class _Batch:
+    """Rows claimed together; on PostgreSQL ``conn`` is the transaction holding their locks."""
+
+    rows: list[Row[Any]]
+    conn: Connection | None = None
+    futures: list[Any] = field(default_factory=list)
+
+    @property
+    def last_id(self) -> int:
+        return int(self.rows[-1].id)
+
+    def next_sequences(self) -> dict[str, int]:
+        """Per aggregate, the sequence that follows this batch."""
+        return {row.aggregate_key: row.sequence + 1 for row in self.rows}
 
 
 @dataclass
@@ -117,39 +141,65 @@ class Relay:
             self._producer.close(timeout=5)
             self._producer = None
 
-    # -- one batch ------------------------------------------------------------------
+    # -- the steps of a batch -------------------------------------------------------
 
-    def _claim(self, conn: Connection) -> list[Row[Any]]:
+    def _claim(self, after: _Batch | None = None) -> _Batch | None:
+        """Claim the next rows to send, continuing after ``after`` (still in flight)."""
         o = self.outbox
-        stmt = (select(o).where(o.c.published_at.is_(None)).order_by(o.c.id)
-                .limit(self.batch_size))
-        if self._postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = conn.execute(stmt).all()
-        if not rows:
-            return []
+        stmt = (select(*(o.c[name] for name in _WIRE_COLUMNS))
+                .where(o.c.published_at.is_(None)).order_by(o.c.id).limit(self.batch_size))
+        if not self._postgres:
+            # One writer (SQLite): ids become visible in order, so the first unpublished
+            # rows past those in flight hold every aggregate's next row: unbroken runs.
+            if after is not None:
+                stmt = stmt.where(o.c.id > after.last_id)
+            with self.engine.begin() as conn:
+                rows = conn.execute(stmt).all()
+            return _Batch(list(rows)) if rows else None
+        conn = self.engine.connect()
+        conn.begin()
+        try:
+            # Rows in flight are locked by their own transaction, so SKIP LOCKED passes them.
+            rows = conn.execute(stmt.with_for_update(skip_locked=True)).all()
+            kept = self._unbroken(conn, rows, after) if rows else []
+        except BaseException:
+            conn.rollback()
+            conn.close()
+            raise
+        if not kept:
+            conn.rollback()
+            conn.close()
+            return None
+        return _Batch(kept, conn)
+
+    def _unbroken(self, conn: Connection, rows: Sequence[Row[Any]], after: _Batch | None
+                  ) -> list[Row[Any]]:
+        o = self.outbox
         keys = sorted({r.aggregate_key for r in rows})
-        oldest = dict(conn.execute(
+        expected = dict(conn.execute(
             select(o.c.aggregate_key, func.min(o.c.sequence))
             .where(o.c.published_at.is_(None), o.c.aggregate_key.in_(keys))
             .group_by(o.c.aggregate_key)).all())
-        return unbroken_runs(rows, oldest)
+        if after is not None:
+            expected.update(after.next_sequences())
+        return unbroken_runs(rows, expected)
 
-    def _send(self, rows: list[Row[Any]]) -> list[Row[Any]]:
-        """Send and wait for acknowledgements; returns the rows safe to mark.
+    def _send(self, batch: _Batch) -> None:
+        producer = self.producer()
+        for row in batch.rows:
+            env = envelope(row)
+            batch.futures.append(producer.send(row.topic, key=env.key.encode(), value=env.data,
+                                               headers=env.headers()))
+
+    def _await(self, batch: _Batch) -> list[Row[Any]]:
+        """Wait for the acknowledgements; the rows safe to mark.
 
         After a failure the rest of that aggregate's rows are not marked either, so
         a retry resends them in order (duplicates are dropped by consumers).
         """
-        producer = self.producer()
-        futures = []
-        for row in rows:
-            env = envelope(row)
-            futures.append(producer.send(row.topic, key=env.key.encode(), value=env.data,
-                                         headers=env.headers()))
-        producer.flush()
+        self.producer().flush()
         acked, broken, error = [], set(), None
-        for row, future in zip(rows, futures, strict=True):
+        for row, future in zip(batch.rows, batch.futures, strict=True):
             try:
                 future.get(timeout=0)
             except Exception as exc:
@@ -161,8 +211,9 @@ class Relay:
         if error is not None:
             self.stats.last_error = f"{type(error).__name__}: {error}"
             log.warning("relay: %d of %d events not acknowledged: %s",
-                        len(rows) - len(acked), len(rows), error)
-            self.close()  # a fresh producer after errors: no stale idempotence state
+                        len(batch.rows) - len(acked), len(batch.rows), error)
+        if self.after_ack:
+            self.after_ack(acked)
         return acked
 
     def _mark(self, conn: Connection, rows: list[Row[Any]]) -> None:
@@ -173,66 +224,123 @@ class Relay:
         if self._postgres:
             stmt = stmt.with_for_update()
         last = int(conn.execute(stmt).scalar_one())
-        now = datetime.now(UTC)
         o = self.outbox
+        # One statement for the batch: positions follow id order, as the rows were sent.
+        ranked = (select(o.c.id, func.row_number().over(order_by=o.c.id).label("n"))
+                  .where(o.c.id.in_([row.id for row in rows])).subquery())
         conn.execute(
-            update(o).where(and_(o.c.id == bindparam("row_id"), o.c.published_at.is_(None)))
-            .values(published_at=now, feed_position=bindparam("position")),
-            [{"row_id": row.id, "position": last + n} for n, row in enumerate(rows, 1)],
+            update(o).where(and_(o.c.id == ranked.c.id, o.c.published_at.is_(None)))
+            .values(published_at=datetime.now(UTC), feed_position=last + ranked.c.n)
         )
         conn.execute(update(counter).where(counter.c.id == 1)
                      .values(last_position=last + len(rows)))
 
-    def publish_batch(self) -> int:
-        """Publish one batch; returns how many events were published."""
-        if self._postgres:
+    def _finish(self, batch: _Batch, acked: list[Row[Any]]) -> None:
+        """Mark the acknowledged rows and end the batch's transaction."""
+        if batch.conn is None:
             with self.engine.begin() as conn:
-                rows = self._claim(conn)
-                acked = self._send(rows) if rows else []
-                if self.after_ack:
-                    self.after_ack(acked)
                 self._mark(conn, acked)
         else:
-            with self.engine.begin() as conn:
-                rows = self._claim(conn)
-            acked = self._send(rows) if rows else []
-            if self.after_ack:
-                self.after_ack(acked)
-            with self.engine.begin() as conn:
-                self._mark(conn, acked)
+            try:
+                self._mark(batch.conn, acked)
+                batch.conn.commit()
+            finally:
+                batch.conn.close()
         if acked:
             self.stats.published += len(acked)
             self.stats.last_published_at = datetime.now(UTC)
-        if len(acked) < len(rows):
+        if len(acked) < len(batch.rows):
             self.stats.failed_batches += 1
+            self.close()  # a fresh producer after errors: no stale idempotence state
             raise RelayError(self.stats.last_error or "some events were not acknowledged")
+
+    @staticmethod
+    def _abandon(batch: _Batch | None) -> None:
+        if batch is not None and batch.conn is not None:
+            batch.conn.rollback()
+            batch.conn.close()
+
+    # -- one batch, and the pipelined loop ------------------------------------------
+
+    def publish_batch(self) -> int:
+        """Claim, send, await and mark one batch; returns how many were published."""
+        batch = self._claim()
+        if batch is None:
+            return 0
+        try:
+            self._send(batch)
+            acked = self._await(batch)
+        except BaseException:
+            self._abandon(batch)
+            raise
+        self._finish(batch, acked)
         return len(acked)
 
-    # -- the loop -------------------------------------------------------------------
+    def drain(self) -> int:
+        """Publish everything pending now, pipelined; returns how many were published."""
+        before = self.stats.published
+        self.publish_pipelined(threading.Event(), idle_wait=0.0, until_idle=True)
+        return self.stats.published - before
+
+    def publish_pipelined(self, stop: threading.Event, idle_wait: float,
+                          until_idle: bool = False) -> None:
+        """Publish until ``stop``, with the next batch claimed, and the previous one
+        marked, while a batch is on the wire.
+
+        A batch is sent only after every earlier batch was acknowledged, so a failure
+        can never let a later event of an aggregate overtake an earlier one.
+        """
+        inflight: _Batch | None = None
+        try:
+            while not stop.is_set():
+                upcoming = self._claim(after=inflight)
+                if inflight is None:
+                    if upcoming is None:
+                        if until_idle:
+                            return
+                        stop.wait(idle_wait)
+                        continue
+                    self._send(upcoming)
+                    inflight = upcoming
+                    continue
+                acked = self._await(inflight)
+                if len(acked) < len(inflight.rows):
+                    self._abandon(upcoming)
+                    upcoming = None
+                if upcoming is not None:
+                    self._send(upcoming)  # overlaps the marking of the batch before it
+                done, inflight = inflight, upcoming
+                self._finish(done, acked)
+        except BaseException:
+            self._abandon(inflight)
+            raise
+        if inflight is not None:
+            self._finish(inflight, self._await(inflight))
 
     def run(self, stop: threading.Event, idle_wait: float = 0.2,
             report_every: float = 30.0) -> None:
         """Publish until ``stop`` is set, backing off while the broker is down."""
-        backoff = 0.0
-        next_report = time.monotonic() + report_every
+        backoff, published_before = 0.0, self.stats.published
+        reporter = threading.Thread(target=self._report, args=(stop, report_every),
+                                    daemon=True)
+        reporter.start()
         while not stop.is_set():
             try:
-                published = self.publish_batch()
-                backoff = 0.0
+                self.publish_pipelined(stop, idle_wait)
             except (RelayError, KafkaError, OSError) as exc:
+                if self.stats.published > published_before:  # it worked for a while
+                    backoff, published_before = 0.0, self.stats.published
                 backoff = min(self.max_backoff, max(0.5, backoff * 2))
                 log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
                 self.close()
                 stop.wait(backoff)
-                continue
-            if time.monotonic() >= next_report:
-                status = outbox_status(self.engine, self.outbox)
-                log.info("relay: published=%d pending=%d oldest_pending_age=%s",
-                         self.stats.published, status.pending, status.oldest_pending_age_seconds)
-                next_report = time.monotonic() + report_every
-            if published < self.batch_size:
-                stop.wait(idle_wait)
         self.close()
+
+    def _report(self, stop: threading.Event, every: float) -> None:
+        while not stop.wait(every):
+            status = outbox_status(self.engine, self.outbox)
+            log.info("relay: published=%d pending=%d oldest_pending_age=%s",
+                     self.stats.published, status.pending, status.oldest_pending_age_seconds)
 
 
 class RelayError(RuntimeError):

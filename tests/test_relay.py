@@ -152,3 +152,32 @@ def test_relay_killed_between_ack_and_mark_resends(database_url: str, bootstrap:
                         predicate=lambda r: r.key == approval_id.encode())
     on_wire = [dict(r.headers)["ce_id"].decode() for r in records]
     assert on_wire == ids + ids  # the duplicate is on the wire; consumers drop it by ce_id
+
+
+def test_feed_cursor_never_skips_a_late_committing_event(
+        database_url: str, bootstrap: str, uow_factory: Callable[..., UnitOfWork],
+        client: FlaskClient, make_token: Callable[..., str]) -> None:
+    """An event whose transaction began first (lower outbox id) but committed last
+    still appears after the cursor a reader already holds."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: no transaction can commit late around another")
+    token = make_token("trust_system")
+    late = uow_factory()
+    late.__enter__()
+    late.emit(GRANTED.ce_type, approval_event("late"))
+    late.session.flush()  # holds the lower outbox id, uncommitted
+    emit_approvals(uow_factory, "early")
+    relay = make_relay(database_url, bootstrap)
+    assert relay.publish_batch() == 1
+    page = client.get("/api/v1/events?after=0", headers=bearer(token)).get_json()
+    assert [e["key"] for e in page["items"]] == ["early"]
+    cursor = page["next_cursor"]
+    late.commit()
+    late.__exit__(None, None, None)
+    assert relay.publish_batch() == 1
+    relay.close()
+    page = client.get(f"/api/v1/events?after={cursor}", headers=bearer(token)).get_json()
+    assert [e["key"] for e in page["items"]] == ["late"]
+    with uow_factory() as uow:
+        ids = dict(uow.session.execute(select(outbox.c.record_key, outbox.c.id)).all())
+    assert ids["late"] < ids["early"]  # an id cursor would have skipped it
