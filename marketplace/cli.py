@@ -136,6 +136,18 @@ def events() -> None:
     """The event contract."""
 
 
+@events.command("topics")
+def events_topics() -> None:
+    """Create the missing topics and DLQs on $KAFKA_BOOTSTRAP_SERVERS (idempotent)."""
+    from events.topics import ensure_topics
+
+    settings = Settings.from_env()
+    if not settings.kafka_bootstrap_servers:
+        raise click.ClickException("Set KAFKA_BOOTSTRAP_SERVERS.")
+    created = ensure_topics(settings.kafka_bootstrap_servers)
+    click.echo("created: " + (", ".join(created) if created else "nothing, all topics exist"))
+
+
 @events.command("schemas")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 def events_schemas(out_dir: str) -> None:
