@@ -68,9 +68,12 @@ class Created:
     location: str
 
 
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
 def _parse_json_body() -> Any:
-    if not request.mimetype or (request.mimetype not in ("application/json",) and \
-            not request.mimetype.endswith("+json")):
+    if not _is_json(request.mimetype or ""):
         raise Problem(415, "Unsupported Media Type", "Send the body as application/json.")
     raw = request.get_data(cache=True)
     try:
@@ -79,16 +82,18 @@ def _parse_json_body() -> Any:
         raise Problem(400, "Malformed JSON", f"The body is not valid JSON: {exc}.") from exc
 
 
+@functools.cache
+def _with_paging(schema_cls: type[Schema] | None) -> type[Schema]:
+    """A list endpoint's query schema plus ``page``/``per_page`` (built once per schema)."""
+    if schema_cls is None:
+        return PageQuery
+    return type(f"{schema_cls.__name__}Paged", (schema_cls, PageQuery), {})
+
+
 def _load(schema_cls: type[Schema] | None, data: Any, *, paginated: bool) -> dict[str, Any]:
     if schema_cls is None and not paginated:
         return {}
-    if paginated and schema_cls is not None:
-        schema: Schema = type("Query", (schema_cls, PageQuery), {})()
-    elif paginated:
-        schema = PageQuery()
-    else:
-        assert schema_cls is not None
-        schema = schema_cls()
+    schema = (_with_paging(schema_cls) if paginated else schema_cls)()  # type: ignore[misc]
     if data is None or not isinstance(data, dict):
         raise Problem(422, "Validation failed", "The body must be a JSON object.",
                       errors={"_schema": ["must be an object"]})
