@@ -175,3 +175,30 @@ def test_readyz_reports_an_unreachable_broker(settings, clock, port: int) -> Non
     assert response.status_code == 503
     assert response.get_json()["checks"]["broker"]["ok"] is False
     app.extensions["engine"].dispose()
+
+
+def test_concurrent_requests_with_one_key_have_one_effect(app: Flask,
+                                                          make_token: Callable[..., str]) -> None:
+    """Racing retries with the same key: one organisation, and every caller gets its response."""
+    import threading
+
+    headers = {**bearer(make_token("admin")), "Idempotency-Key": "race"}
+    # Use the token once first: its last_used_at update would otherwise serialise the race.
+    assert app.test_client().get("/api/v1/audit", headers=headers).status_code == 200
+    barrier = threading.Barrier(6)
+    results: list[tuple[int, dict]] = []
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(ORGS, json=ICB, headers=headers)
+        results.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [status for status, _ in results] == [201] * 6, results
+    assert len({body["created_at"] for _, body in results}) == 1
+    assert app.test_client().get(ORGS).get_json()["total"] == 1

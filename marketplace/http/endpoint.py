@@ -21,6 +21,7 @@ from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.actor import Actor
+from marketplace.errors import Conflict
 from marketplace.http import idempotency
 from marketplace.http.auth import ANONYMOUS, authenticate, authorise
 from marketplace.http.etag import etag_for, required_if_match_version
@@ -163,15 +164,18 @@ def _handle(spec: EndpointSpec, view: Callable[..., Any], path_args: dict[str, A
             if stored is not None:
                 return idempotency.replay(stored, fingerprint)
         call = Call(uow=uow, actor=actor, body=body, query=query, expected_version=expected)
-        response = _serialise(spec, view(call, **path_args), call)
-        if key and response.status_code < 400:
-            idempotency.record(uow.session, actor.id, key, fingerprint, response)
         try:
+            response = _serialise(spec, view(call, **path_args), call)
+            if key and response.status_code < 400:
+                idempotency.record(uow.session, actor.id, key, fingerprint, response)
             uow.commit()
-        except IntegrityError as exc:
+        except (IntegrityError, Conflict) as exc:
+            # A concurrent request may have done this very change under the same key.
             uow.rollback()
             if key and (stored := idempotency.find(uow.session, actor.id, key)) is not None:
                 return idempotency.replay(stored, fingerprint)
+            if isinstance(exc, Conflict):
+                raise
             raise Problem(409, "Conflict", "The change clashes with a concurrent one; retry."
                           ) from exc
         return response
