@@ -78,6 +78,12 @@ def test_merged_icb_lookups_follow_the_successor(client: FlaskClient,
     old = [o for o in client.get("/api/v1/organisations?kind=icb").get_json()["items"]
            if o["code"] == "QUY"]
     assert old[0]["successor"]["code"] == "Q9W" and old[0]["succeeded_on"] == "2026-04-01"
+    # Its trusts are now the successor's, and listing the old or new code finds them.
+    ra7 = client.get("/api/v1/organisations/RA7").get_json()
+    assert ra7["parent"]["code"] == "QUY" and ra7["current_parent"]["code"] == "Q9W"
+    for code in ("QUY", "Q9W"):
+        listed = client.get(f"/api/v1/organisations?parent={code}").get_json()["items"]
+        assert [o["code"] for o in listed] == ["RA7"]
     # A new trust naming the old code joins the successor.
     trust = _add(client, admin, code="RVJ", kind="trust", name="North Bristol", parent="QUY")
     assert trust["parent"]["code"] == "Q9W"

@@ -31,7 +31,8 @@ def _detail(call: Call, code: str) -> dict[str, Any]:
 def list_organisations(call: Call) -> Any:
     parent = organisations.resolve(call.uow, call.query["parent"]) \
         if call.query.get("parent") else None
-    return organisations.list_query(call.query.get("kind"), parent, call.query.get("q"))
+    return organisations.list_query(call.uow, call.query.get("kind"), parent,
+                                    call.query.get("q"))
 
 
 @bp.endpoint("POST", "/organisations", roles=("admin",), summary="Add an organisation",

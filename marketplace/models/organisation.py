@@ -54,5 +54,20 @@ class Organisation(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
+    def current(self, max_depth: int = 20) -> Organisation:
+        """The organisation that stands for this one today, following mergers."""
+        org, seen = self, {self.id}
+        while org.successor is not None:
+            org = org.successor
+            if org.id in seen or len(seen) > max_depth:
+                raise ValueError(f"the succession chain from {self.code} loops")
+            seen.add(org.id)
+        return org
+
+    @property
+    def current_parent(self) -> Organisation | None:
+        """A trust's ICB as it is now: the successor of a merged ICB."""
+        return self.parent.current() if self.parent is not None else None
+
     def __repr__(self) -> str:
         return f"<Organisation {self.code} {self.kind}>"

@@ -34,20 +34,12 @@ def get_exact(uow: UnitOfWork, code: str) -> Organisation:
     return org
 
 
-def current(org: Organisation) -> Organisation:
-    """Follow successors (ICB mergers) to the organisation that stands for ``org`` today."""
-    seen = {org.id}
-    while org.successor is not None:
-        org = org.successor
-        if org.id in seen or len(seen) > MAX_SUCCESSION_DEPTH:
-            raise Conflict("The succession chain loops.")
-        seen.add(org.id)
-    return org
-
-
 def resolve(uow: UnitOfWork, code: str) -> Organisation:
     """Look a code up and follow any succession: an old ICB code finds the merged ICB."""
-    return current(get_exact(uow, code))
+    try:
+        return get_exact(uow, code).current(MAX_SUCCESSION_DEPTH)
+    except ValueError as exc:
+        raise Conflict(str(exc)) from exc
 
 
 def predecessors(uow: UnitOfWork, org: Organisation) -> list[Organisation]:
@@ -64,13 +56,15 @@ def predecessors(uow: UnitOfWork, org: Organisation) -> list[Organisation]:
     return found
 
 
-def list_query(kind: str | None = None, parent: Organisation | None = None,
+def list_query(uow: UnitOfWork, kind: str | None = None, parent: Organisation | None = None,
                q: str | None = None) -> Select[tuple[Organisation]]:
+    """Organisations by code; ``parent`` also finds trusts of the ICBs merged into it."""
     stmt = select(Organisation).order_by(Organisation.code)
     if kind:
         stmt = stmt.where(Organisation.kind == OrganisationKind(kind))
     if parent is not None:
-        stmt = stmt.where(Organisation.parent_id == parent.id)
+        icbs = [parent.id, *(p.id for p in predecessors(uow, parent))]
+        stmt = stmt.where(Organisation.parent_id.in_(icbs))
     if q:
         stmt = stmt.where(Organisation.name.ilike(f"%{q}%"))
     return stmt

@@ -38,6 +38,9 @@ class OrganisationOut(Schema):
     kind = fields.String()
     name = fields.String()
     parent = fields.Nested(OrganisationRef, allow_none=True)
+    current_parent = fields.Nested(
+        OrganisationRef, allow_none=True,
+        metadata={"description": "a trust's ICB today (the successor of a merged ICB)"})
     successor = fields.Nested(OrganisationRef, allow_none=True)
     succeeded_on = fields.Date(allow_none=True)
     created_at = fields.AwareDateTime()
