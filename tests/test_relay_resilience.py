@@ -87,20 +87,10 @@ def _wait_published(database_url: str, total: int, timeout: float) -> None:
 
 
 def _all_records(bootstrap: str, topic: str, at_least: int) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    records: list[Any] = []
-    deadline = time.monotonic() + 30
-    idle = 0
-    while time.monotonic() < deadline and (len(records) < at_least or idle < 3):
-        batch = consumer.poll(timeout_ms=300)
-        idle = 0 if batch else idle + 1
-        for recs in batch.values():
-            records.extend(recs)
     consumer.close()
-    return records
+    return _records_after(bootstrap, dict.fromkeys(partitions, 0), at_least)
 
 
 def _check_order_and_completeness(records: list[Any], expected_ids: set[str]) -> int:
