@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select
 
+from marketplace import demo_catalogue
+from marketplace.config import INSTANCE_DIR
 from marketplace.models.organisation import Organisation
 from marketplace.services import organisations
 from marketplace.unit_of_work import UnitOfWork
@@ -28,7 +31,12 @@ DEMO_ORGANISATIONS: tuple[tuple[str, str, str, str | None], ...] = (
     ("09876543", "innovator", "Clearpath Triage Ltd", None),
     ("11122233", "innovator", "Consentic Health Ltd", None),
     ("SC654321", "innovator", "LinguaCare Scotland Ltd", None),
+    ("10293847", "innovator", "Oncoview Diagnostics Ltd", None),
+    ("13579246", "innovator", "TrialMatch Health Ltd", None),
 )
+
+#: Where the app stores evidence files by default (``Settings.evidence_dir``).
+DEFAULT_EVIDENCE_DIR = INSTANCE_DIR / "evidence"
 
 # ICBs merged into a successor from April 2026 (CONTRACT.md: keep code history).
 DEMO_MERGERS: tuple[tuple[str, str, date], ...] = (
@@ -37,7 +45,7 @@ DEMO_MERGERS: tuple[tuple[str, str, date], ...] = (
 )
 
 
-def seed(uow: UnitOfWork) -> Iterator[str]:
+def seed(uow: UnitOfWork, evidence_dir: Path | None = None) -> Iterator[str]:
     """Add what is missing; report each thing added."""
     existing = set(uow.session.scalars(select(Organisation.code)))
     for code, kind, name, parent in DEMO_ORGANISATIONS:
@@ -50,3 +58,4 @@ def seed(uow: UnitOfWork) -> Iterator[str]:
             organisations.update(uow, code, expected_version=org.version, successor=successor,
                                  succeeded_on=on)
             yield f"merger {code} -> {successor} from {on}"
+    yield from demo_catalogue.seed(uow, evidence_dir or DEFAULT_EVIDENCE_DIR)

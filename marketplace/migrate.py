@@ -19,6 +19,18 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+    """Schema comparison skips what migrations create by hand and models do not describe.
+
+    Such objects (full-text search tables, columns and indexes) are listed as
+    ``(kind, name)`` in ``metadata.info["unmodelled"]``; columns as ``table.column``.
+    """
+    from marketplace.db import metadata
+
+    qualified = f"{parent_names.get('table_name')}.{name}" if type_ == "column" else name
+    return (type_, qualified) not in metadata.info.get("unmodelled", ())
+
+
 def heads() -> list[str]:
     return list(ScriptDirectory.from_config(alembic_config()).get_heads())
 

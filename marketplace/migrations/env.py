@@ -6,13 +6,14 @@ from sqlalchemy import create_engine
 
 import marketplace.models  # noqa: F401  (registers every table)
 from marketplace.db import metadata
+from marketplace.migrate import include_name
 
 config = context.config
 
 
 def run_migrations_offline() -> None:
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
-                      literal_binds=True, render_as_batch=True)
+                      literal_binds=True, render_as_batch=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -31,7 +32,7 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # render_as_batch: SQLite cannot ALTER constraints, batch mode recreates tables.
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
