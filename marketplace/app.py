@@ -35,7 +35,16 @@ def broker_check(bootstrap_servers: str) -> Callable[[], dict[str, Any]]:
 
 def create_app(settings: Settings | None = None, *,
                clock: Callable[[], datetime] = utcnow) -> Flask:
-    from marketplace.api import audit, events, health, openapi, organisations
+    from marketplace.api import (
+        approvals,
+        audit,
+        conformance,
+        events,
+        health,
+        innovations,
+        openapi,
+        organisations,
+    )
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -55,7 +64,8 @@ def create_app(settings: Settings | None = None, *,
 
     register_error_handlers(app)
     app.register_blueprint(health.bp)
-    for blueprint in (openapi.bp, organisations.bp, audit.bp, events.bp):
+    for blueprint in (openapi.bp, organisations.bp, audit.bp, events.bp, innovations.bp,
+                      approvals.bp, conformance.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

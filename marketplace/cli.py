@@ -131,6 +131,30 @@ def relay(batch_size: int) -> None:
     run_relay(settings, settings.kafka_bootstrap_servers, batch_size)
 
 
+@main.command()
+def tick() -> None:
+    """Time-based transitions: approvals whose evidence lapsed expire (idempotent)."""
+    from marketplace.services import approval_expiry
+
+    with cli_unit_of_work() as uow:
+        expired = approval_expiry.expire_due(uow)
+        for approval in expired:
+            click.echo(f"approval {approval.id} expired (version {approval.product_version}: "
+                       f"{', '.join(approval.lapsed_evidence or [])} lapsed)")
+        click.echo(f"expired {len(expired)} approval{'' if len(expired) == 1 else 's'}")
+
+
+@main.command()
+def acks() -> None:
+    """Consume trust adapters' acknowledgements (route.applied) until stopped."""
+    from marketplace.services.conformance import run_acks
+
+    settings = Settings.from_env()
+    if not settings.kafka_bootstrap_servers:
+        raise click.ClickException("Set KAFKA_BOOTSTRAP_SERVERS (marketplace dev starts a broker).")
+    run_acks(settings.database_url, settings.kafka_bootstrap_servers)
+
+
 @main.group()
 def events() -> None:
     """The event contract."""

@@ -19,7 +19,7 @@ from events.broker import EmbeddedBroker
 from events.topics import ensure_topics
 from marketplace import migrate
 from marketplace.cli import cli_unit_of_work
-from marketplace.config import Settings
+from marketplace.config import INSTANCE_DIR, Settings
 from marketplace.db import make_engine
 from marketplace.demo import seed
 from marketplace.services import tokens
@@ -35,11 +35,16 @@ DEV_TOKENS: tuple[tuple[str, str | None], ...] = (
 )
 
 
+# Demo trusts (seeded by marketplace.demo) that get a trust adapter each.
+DEMO_ADAPTER_TRUSTS: tuple[str, ...] = ("R0A", "RBV")
+
+
 @dataclass
 class Component:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # added to the shared environment
 
 
 def _issue_dev_tokens(settings: Settings) -> list[tuple[str, str | None, str]]:
@@ -52,11 +57,30 @@ def _issue_dev_tokens(settings: Settings) -> list[tuple[str, str | None, str]]:
     return issued
 
 
-def components(port: int) -> list[Component]:
-    marketplace = os.path.join(os.path.dirname(sys.executable), "marketplace")
+def _issue_adapter_tokens(settings: Settings) -> dict[str, str]:
+    """A trust_system token per demo adapter, for healing gaps from the event feed."""
+    with cli_unit_of_work(settings) as uow:
+        return {ods: tokens.create(uow, role="trust_system", code=ods,
+                                   name=f"dev trust adapter {ods}")[1]
+                for ods in DEMO_ADAPTER_TRUSTS}
+
+
+def components(port: int, adapter_tokens: dict[str, str] | None = None) -> list[Component]:
+    bin_dir = os.path.dirname(sys.executable)
+    marketplace = os.path.join(bin_dir, "marketplace")
+    adapter = os.path.join(bin_dir, "trust-adapter")
+    adapters = [
+        Component(f"adapter-{ods}", [adapter, "run", "--trust", ods, "--out",
+                                     str(INSTANCE_DIR / "trusts" / ods), "--register-url",
+                                     f"http://127.0.0.1:{port}"],
+                  env={"MARKETPLACE_TOKEN": token})
+        for ods, token in (adapter_tokens or {}).items()
+    ]
     return [
         Component("web", [marketplace, "serve", "--port", str(port)]),
         Component("relay", [marketplace, "relay"]),
+        Component("acks", [marketplace, "acks"]),
+        *adapters,
     ]
 
 
@@ -83,15 +107,20 @@ def _run(settings: Settings, env: dict[str, str], port: int) -> int:
             click.echo(f"seeded {line}")
     issued = _issue_dev_tokens(settings)
 
-    running = components(port)
+    running = components(port, _issue_adapter_tokens(settings))
     for component in running:
-        component.process = subprocess.Popen(component.argv, env=env)
+        component.process = subprocess.Popen(component.argv, env={**env,
+                                                                   **(component.env or {})})
     click.echo("")
     click.echo(f"Marketplace API  http://127.0.0.1:{port}/api/v1/openapi.json")
     click.echo(f"Health           http://127.0.0.1:{port}/readyz")
     click.echo(f"Database         {settings.database_url}")
     click.echo(f"Kafka            {env['KAFKA_BOOTSTRAP_SERVERS']}")
     click.echo(f"Event feed       http://127.0.0.1:{port}/api/v1/events")
+    click.echo(f"Conformance      http://127.0.0.1:{port}/api/v1/trusts/conformance")
+    for ods in DEMO_ADAPTER_TRUSTS:
+        click.echo(f"Trust adapter    {ods}: {INSTANCE_DIR / 'trusts' / ods} "
+                   f"(trust-adapter status --out ...)")
     click.echo("Demo tokens (Authorization: Bearer <token>):")
     for role, code, plain in issued:
         click.echo(f"  {role:<13} {code or '-':<9} {plain}")

@@ -29,6 +29,26 @@ CONTRACT_ACCESS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("PATCH", "/api/v1/organisations/<ods>"): ("admin",),
     ("GET", "/api/v1/audit"): ROLES,
     ("GET", "/api/v1/events"): ("trust_system", "admin"),
+    # Catalogue and central approval (issue 4); ownership is tested in test_catalogue_*.
+    ("GET", "/api/v1/innovations"): ANYONE,
+    ("POST", "/api/v1/innovations"): ("innovator",),
+    ("GET", "/api/v1/innovations/<innovation_id>"): ANYONE,
+    ("PATCH", "/api/v1/innovations/<innovation_id>"): ("innovator",),
+    ("GET", "/api/v1/innovations/<innovation_id>/history"): ("innovator", "assessor", "admin"),
+    ("POST", "/api/v1/innovations/<innovation_id>/evidence"): ("innovator",),
+    ("GET", "/api/v1/innovations/<innovation_id>/evidence"): ("innovator", "assessor", "admin"),
+    ("GET", "/api/v1/innovations/<innovation_id>/evidence/<evidence_id>"): (
+        "innovator", "assessor", "admin"),
+    ("POST", "/api/v1/innovations/<innovation_id>/approvals"): ("innovator",),
+    ("GET", "/api/v1/approvals"): ("assessor", "innovator"),
+    ("GET", "/api/v1/approvals/<approval_id>"): ("assessor", "innovator"),
+    ("POST", "/api/v1/approvals/<approval_id>/start-review"): ("assessor",),
+    ("POST", "/api/v1/approvals/<approval_id>/decision"): ("assessor",),
+    ("POST", "/api/v1/approvals/<approval_id>/suspend"): ("assessor",),
+    ("POST", "/api/v1/approvals/<approval_id>/reinstate"): ("assessor",),
+    ("POST", "/api/v1/approvals/<approval_id>/revoke"): ("assessor",),
+    # Trust adapters' conformance (issue 5).
+    ("GET", "/api/v1/trusts/conformance"): ("admin", "icb_buyer", "trust_system"),
 }
 
 
