@@ -86,6 +86,7 @@ class EventTimeConsumer(EventConsumer):
     last_commit_at: datetime | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.batches = BatchEngine(self.engine)
         self.engine = self.batches  # type: ignore[assignment]
 

@@ -147,7 +147,7 @@ class TrustAdapter:
             self.handle(conn, healed)
             # The runtime's own bookkeeping, so a healed event is recorded exactly like a
             # consumed one (inbox row and sequence) in this same transaction.
-            self.consumer._record(conn, healed, healed.envelope.sequence - 1)
+            self.consumer.record_applied(conn, healed)
         log.info("%s: healed %s sequence %d-%d from the feed", self.trust, gap.stream,
                  gap.expected, gap.received - 1)
 

@@ -34,6 +34,7 @@ MARKETPLACE_COMMANDS: dict[tuple[str, ...], set[str]] = {
     ("dev",): set(),
     # Beyond CONTRACT.md: the event-backbone issue's commands.
     ("events", "topics"): set(),
+    ("acks",): set(),
     ("events", "schemas"): {"--out"},
 }
 TRUST_ADAPTER_COMMANDS: dict[tuple[str, ...], set[str]] = {
@@ -42,7 +43,7 @@ TRUST_ADAPTER_COMMANDS: dict[tuple[str, ...], set[str]] = {
 }
 ORACLE = {"marketplace": MARKETPLACE_COMMANDS, "trust-adapter": TRUST_ADAPTER_COMMANDS}
 
-APP_SERVICES = ("migrate", "web", "relay", "tick")
+APP_SERVICES = ("migrate", "web", "relay", "tick", "acks")
 ADAPTERS = ("adapter-rxx", "adapter-ryy")
 REQUIRED_SERVICES = ("postgres", "kafka", *APP_SERVICES, *ADAPTERS)
 
@@ -207,7 +208,7 @@ def test_topics_of_the_contract_are_created(services: dict) -> None:
     creators = [name for name, svc in services.items()
                 if ["marketplace", "events", "topics"] in invocations(svc)]
     assert creators == ["kafka-init"]
-    for name in ("relay", *ADAPTERS):
+    for name in ("relay", "acks", *ADAPTERS):
         depends = services[name].get("depends_on", {})
         assert depends.get("kafka-init", {}).get("condition") == "service_completed_successfully"
 
