@@ -157,5 +157,14 @@ def make_token(uow_factory: Callable[..., UnitOfWork]) -> Callable[..., str]:
     return make
 
 
+@pytest.fixture
+def bootstrap(kafka_bootstrap: str) -> str:  # noqa: F811  (kafka_bootstrap is a fixture)
+    """The session's broker with every contract topic and DLQ created."""
+    from events.topics import ensure_topics
+
+    ensure_topics(kafka_bootstrap)
+    return kafka_bootstrap
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

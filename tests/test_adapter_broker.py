@@ -13,7 +13,6 @@ from kafka.errors import KafkaTimeoutError
 
 from adapters import register, route
 from events.cloudevents import envelope_from_record
-from events.topics import ensure_topics
 from schemas.events import registry
 from schemas.events.topics import dlq_topic
 from tests.adapter_support import (
@@ -32,12 +31,6 @@ from tests.adapter_support import (
 from tests.event_helpers import read_from
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def bootstrap(kafka_bootstrap: str) -> str:
-    ensure_topics(kafka_bootstrap)
-    return kafka_bootstrap
 
 
 def _state(adapter: object) -> tuple[str, str, dict[str, int]]:

@@ -19,7 +19,6 @@ from sqlalchemy import select, update
 from adapters.acks import ROUTE_APPLIED, source_of
 from events.cloudevents import EventEnvelope
 from events.consumer import EventConsumer
-from events.topics import ensure_topics
 from marketplace.models.events import outbox
 from marketplace.services.conformance import acks_consumer, conformance
 from marketplace.unit_of_work import UnitOfWork
@@ -38,12 +37,6 @@ from tests.conftest import bearer
 from tests.event_helpers import emit_approvals, make_relay
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def bootstrap(kafka_bootstrap: str) -> str:
-    ensure_topics(kafka_bootstrap)
-    return kafka_bootstrap
 
 
 def _relay_to(database_url: str, bootstrap: str, topic: str) -> int:

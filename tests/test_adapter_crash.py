@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from adapters import register
-from events.topics import ensure_topics
 from tests.adapter_support import (
     TRUST_A,
     Stream,
@@ -31,12 +30,6 @@ from tests.adapter_support import (
 
 pytestmark = pytest.mark.kafka
 ORDERS = 400
-
-
-@pytest.fixture
-def bootstrap(kafka_bootstrap: str) -> str:
-    ensure_topics(kafka_bootstrap)
-    return kafka_bootstrap
 
 
 def _start(out: Path, bootstrap: str, topic: str, ack_topic: str, group: str

@@ -15,7 +15,6 @@ from werkzeug.serving import make_server
 
 from adapters import register
 from events.relay import envelope
-from events.topics import ensure_topics
 from marketplace.models.events import outbox
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events.topics import dlq_topic
@@ -33,12 +32,6 @@ from tests.adapter_support import (
 from tests.event_helpers import emit_approvals, make_relay, read_from
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def bootstrap(kafka_bootstrap: str) -> str:
-    ensure_topics(kafka_bootstrap)
-    return kafka_bootstrap
 
 
 @pytest.fixture

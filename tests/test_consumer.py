@@ -41,12 +41,6 @@ applied = Table("applied", consumer_metadata, Column("ce_id", String(100), prima
 
 
 @pytest.fixture
-def bootstrap(kafka_bootstrap: str) -> str:
-    ensure_topics(kafka_bootstrap)
-    return kafka_bootstrap
-
-
-@pytest.fixture
 def topic(bootstrap: str) -> str:
     """A topic (and its DLQ) of this test's own, so a shared broker's history can't leak in.
 

@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from events.relay import outbox_status, unbroken_runs
-from events.topics import ensure_topics
 from marketplace.models.events import outbox
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS
@@ -29,12 +28,6 @@ from tests.event_helpers import (
 )
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def bootstrap(kafka_bootstrap: str) -> str:
-    ensure_topics(kafka_bootstrap)
-    return kafka_bootstrap
 
 
 def _decode_with_sdk(record: Any) -> Any:
