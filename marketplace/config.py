@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from events.database import normalise_database_url
+
 INSTANCE_DIR = Path(os.environ.get("MARKETPLACE_INSTANCE", Path.cwd() / "instance"))
 
 
@@ -24,15 +26,6 @@ def _dev_secret_key() -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
-
-
-def normalise_database_url(url: str) -> str:
-    """Use psycopg 3 for plain ``postgresql://`` URLs (SQLAlchemy would pick psycopg2)."""
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
-    if url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url[len("postgres://"):]
-    return url
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from marketplace.models.events import outbox
 from marketplace.services import approval_expiry
 from marketplace.unit_of_work import UnitOfWork
+from schemas.events import registry
 from tests.conftest import Clock, bearer
 
 API = "/api/v1"
@@ -25,20 +26,14 @@ OTHER_INNOVATOR = "11122233"
 ASSESSOR = "X24"
 
 
+LISTING_FIELDS = ("summary", "product_version", "categories", "pathway_stages", "use_cases",
+                  "esf_tier", "device_class", "device_mark", "pricing_model")
+
+
 def listing_body(**overrides: Any) -> dict[str, Any]:
-    body = {
-        "name": "Oncoflow Triage",
-        "summary": "AI-assisted triage of urgent suspected cancer referrals, prioritising "
-                   "the straight-to-test pathway.",
-        "product_version": "3.2",
-        "categories": ["cancer.triage"],
-        "pathway_stages": ["referral_triage", "diagnosis"],
-        "use_cases": ["AI triage", "digital pre-assessment"],
-        "esf_tier": "C",
-        "device_class": "IIa",
-        "device_mark": "UKCA",
-        "pricing_model": "site_licence",
-    }
+    """A listing's API body, taken from the contract's ``innovation.listed`` example."""
+    example = registry.by_name("innovation.listed").example
+    body = {"name": example["product_name"], **{f: example[f] for f in LISTING_FIELDS}}
     body.update(overrides)
     return body
 

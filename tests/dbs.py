@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from marketplace.config import normalise_database_url
+from events.database import normalise_database_url
 
 
 @contextmanager
