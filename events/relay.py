@@ -13,21 +13,39 @@ nothing is ever lost. Order per aggregate holds with several relays at once:
 
 Marking assigns ``feed_position`` under the feed-counter row lock: positions
 become visible in order, which is what keeps the ``/events`` cursor exact.
+
+Throughput: building records is CPU work under the GIL, claiming and marking is
+mostly waiting on the database, so ``publish_pipelined`` does the database work on a
+second thread while the current batch is built and sent (see ``BENCHMARKS.md``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from sqlalchemy import Connection, Engine, Row, Table, and_, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from events.cloudevents import EventEnvelope
+from events.cloudevents import EventEnvelope, binary_headers
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +177,10 @@ class Relay:
         conn = self.engine.connect()
         conn.begin()
         try:
+            # Walk the pending index in id order whatever the statistics say: planned as
+            # a bitmap scan (a fresh or stale table looks nearly empty) the claim sorts
+            # the whole backlog, every batch, just when a backlog needs draining.
+            conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
             # Rows in flight are locked by their own transaction, so SKIP LOCKED passes them.
             rows = conn.execute(stmt.with_for_update(skip_locked=True)).all()
             kept = self._unbroken(conn, rows, after) if rows else []
@@ -175,21 +197,26 @@ class Relay:
     def _unbroken(self, conn: Connection, rows: Sequence[Row[Any]], after: _Batch | None
                   ) -> list[Row[Any]]:
         o = self.outbox
-        keys = sorted({r.aggregate_key for r in rows})
-        expected = dict(conn.execute(
-            select(o.c.aggregate_key, func.min(o.c.sequence))
-            .where(o.c.published_at.is_(None), o.c.aggregate_key.in_(keys))
-            .group_by(o.c.aggregate_key)).all())
+        keys = func.unnest(bindparam("keys", sorted({r.aggregate_key for r in rows}),
+                                     type_=ARRAY(o.c.aggregate_key.type))
+                           ).table_valued("key").render_derived()
+        # One probe of the pending-per-aggregate index for each aggregate in the batch.
+        oldest = (select(o.c.sequence)
+                  .where(o.c.aggregate_key == keys.c.key, o.c.published_at.is_(None))
+                  .order_by(o.c.sequence).limit(1).scalar_subquery())
+        expected = {key: seq for key, seq in conn.execute(select(keys.c.key, oldest))
+                    if seq is not None}
         if after is not None:
             expected.update(after.next_sequences())
         return unbroken_runs(rows, expected)
 
     def _send(self, batch: _Batch) -> None:
-        producer = self.producer()
-        for row in batch.rows:
-            env = envelope(row)
-            batch.futures.append(producer.send(row.topic, key=env.key.encode(), value=env.data,
-                                               headers=env.headers()))
+        send, futures = self.producer().send, batch.futures
+        for row in batch.rows:  # the envelope's headers without the envelope: per-event cost
+            futures.append(send(row.topic, key=row.record_key.encode(), value=row.data.encode(),
+                                headers=binary_headers(row.event_id, row.ce_source, row.ce_type,
+                                                       row.ce_time, row.ce_subject,
+                                                       row.sequence)))
 
     def _await(self, batch: _Batch) -> list[Row[Any]]:
         """Wait for the acknowledgements; the rows safe to mark.
@@ -226,8 +253,15 @@ class Relay:
         last = int(conn.execute(stmt).scalar_one())
         o = self.outbox
         # One statement for the batch: positions follow id order, as the rows were sent.
-        ranked = (select(o.c.id, func.row_number().over(order_by=o.c.id).label("n"))
-                  .where(o.c.id.in_([row.id for row in rows])).subquery())
+        ids = sorted(row.id for row in rows)
+        if self._postgres:
+            # The ids as one array parameter: a plan of primary-key probes, whatever the
+            # statistics, and no 2,000-parameter statement to build and parse.
+            ranked = (func.unnest(bindparam("ids", ids, type_=ARRAY(BigInteger)))
+                      .table_valued("id", with_ordinality="n").render_derived())
+        else:
+            ranked = (select(o.c.id, func.row_number().over(order_by=o.c.id).label("n"))
+                      .where(o.c.id.in_(ids)).subquery())
         conn.execute(
             update(o).where(and_(o.c.id == ranked.c.id, o.c.published_at.is_(None)))
             .values(published_at=datetime.now(UTC), feed_position=last + ranked.c.n)
@@ -284,38 +318,58 @@ class Relay:
 
     def publish_pipelined(self, stop: threading.Event, idle_wait: float,
                           until_idle: bool = False) -> None:
-        """Publish until ``stop``, with the next batch claimed, and the previous one
-        marked, while a batch is on the wire.
+        """Publish until ``stop``, the database work overlapping the sending.
 
-        A batch is sent only after every earlier batch was acknowledged, so a failure
-        can never let a later event of an aggregate overtake an earlier one.
+        Sending is CPU work in this thread (kafka-python builds the records), while
+        claiming and marking mostly wait on the database, so they run on a second
+        thread, one job at a time, in order: while batch N+1 is built and sent, batch
+        N is marked and batch N+2 claimed. A batch is sent only after every earlier
+        batch was acknowledged, so a failure can never let a later event of an
+        aggregate overtake an earlier one.
         """
-        inflight: _Batch | None = None
-        try:
-            while not stop.is_set():
-                upcoming = self._claim(after=inflight)
-                if inflight is None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-db") as db:
+            inflight: _Batch | None = None  # sent, acknowledgements awaited
+            claim: Future[_Batch | None] | None = db.submit(self._claim, None)
+            marking: Future[None] | None = None
+            try:
+                while True:
+                    assert claim is not None
+                    upcoming, claim = claim.result(), None
+                    if marking is not None:  # done before the claim: one job at a time
+                        marking, done = None, marking
+                        done.result()
+                    if inflight is not None:
+                        acked = self._await(inflight)
+                        failed = len(acked) < len(inflight.rows)
+                        if failed:
+                            self._abandon(upcoming)
+                            upcoming = None
+                        marking = db.submit(self._finish, inflight, acked)
+                        inflight = None
+                        if failed:
+                            marking.result()  # raises RelayError once the rest is marked
+                    if upcoming is not None and stop.is_set():
+                        self._abandon(upcoming)
+                        upcoming = None
                     if upcoming is None:
-                        if until_idle:
+                        if marking is not None:
+                            marking, done = None, marking
+                            done.result()
+                        if until_idle or stop.is_set() or stop.wait(idle_wait):
                             return
-                        stop.wait(idle_wait)
+                        claim = db.submit(self._claim, None)
                         continue
+                    claim = db.submit(self._claim, upcoming)
                     self._send(upcoming)
                     inflight = upcoming
-                    continue
-                acked = self._await(inflight)
-                if len(acked) < len(inflight.rows):
-                    self._abandon(upcoming)
-                    upcoming = None
-                if upcoming is not None:
-                    self._send(upcoming)  # overlaps the marking of the batch before it
-                done, inflight = inflight, upcoming
-                self._finish(done, acked)
-        except BaseException:
-            self._abandon(inflight)
-            raise
-        if inflight is not None:
-            self._finish(inflight, self._await(inflight))
+            finally:
+                self._abandon(inflight)
+                if claim is not None:
+                    with contextlib.suppress(BaseException):
+                        self._abandon(claim.result())
+                if marking is not None:
+                    with contextlib.suppress(BaseException):
+                        marking.result()
 
     def run(self, stop: threading.Event, idle_wait: float = 0.2,
             report_every: float = 30.0) -> None:

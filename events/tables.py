@@ -61,6 +61,13 @@ def outbox_table(metadata: MetaData) -> Table:
         postgresql_where=table.c.published_at.is_(None),
         sqlite_where=table.c.published_at.is_(None),
     )
+    Index(
+        "ix_outbox_pending_by_aggregate",
+        table.c.aggregate_key,
+        table.c.sequence,
+        postgresql_where=table.c.published_at.is_(None),
+        sqlite_where=table.c.published_at.is_(None),
+    )
     return table
 
 
