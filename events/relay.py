@@ -23,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from kafka import KafkaProducer
@@ -36,7 +37,9 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    Select,
     Table,
+    Update,
     and_,
     bindparam,
     func,
@@ -96,25 +99,6 @@ def envelope(row: Row[Any]) -> EventEnvelope:
                          key=row.record_key, data=row.data.encode())
 
 
-def unbroken_runs(rows: Sequence[Row[Any]], oldest_pending: dict[str, int]) -> list[Row[Any]]:
-    """Keep, per aggregate, only rows continuing from the sequence it expects next.
-
-    ``oldest_pending`` maps an aggregate to the sequence that may be sent next (its
-    oldest unpublished row, or the row after those this relay already has in flight).
-    Rows of an aggregate whose next row is held elsewhere (another relay) are left
-    alone, so no relay can overtake another on one aggregate.
-    """
-    expected = dict(oldest_pending)
-    kept = []
-    for row in rows:  # ordered by id, which follows sequence within an aggregate
-        if expected.get(row.aggregate_key) == row.sequence:
-            kept.append(row)
-            expected[row.aggregate_key] = row.sequence + 1
-        else:
-            expected[row.aggregate_key] = -1  # a hole: nothing more of this aggregate now
-    return kept
-
-
 @dataclass
 class _Batch:
     """Rows claimed together; on PostgreSQL ``conn`` is the transaction holding their locks."""
@@ -163,17 +147,14 @@ class Relay:
 
     def _claim(self, after: _Batch | None = None) -> _Batch | None:
         """Claim the next rows to send, continuing after ``after`` (still in flight)."""
-        o = self.outbox
-        stmt = (select(*(o.c[name] for name in _WIRE_COLUMNS))
-                .where(o.c.published_at.is_(None)).order_by(o.c.id).limit(self.batch_size))
         if not self._postgres:
             # One writer (SQLite): ids become visible in order, so the first unpublished
             # rows past those in flight hold every aggregate's next row: unbroken runs.
-            if after is not None:
-                stmt = stmt.where(o.c.id > after.last_id)
             with self.engine.begin() as conn:
-                rows = conn.execute(stmt).all()
+                rows = conn.execute(self._sqlite_claim,
+                                    {"after_id": after.last_id if after else 0}).all()
             return _Batch(list(rows)) if rows else None
+        inflight = after.next_sequences() if after is not None else {}
         conn = self.engine.connect()
         conn.begin()
         try:
@@ -181,34 +162,60 @@ class Relay:
             # a bitmap scan (a fresh or stale table looks nearly empty) the claim sorts
             # the whole backlog, every batch, just when a backlog needs draining.
             conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
-            # Rows in flight are locked by their own transaction, so SKIP LOCKED passes them.
-            rows = conn.execute(stmt.with_for_update(skip_locked=True)).all()
-            kept = self._unbroken(conn, rows, after) if rows else []
+            rows = conn.execute(self._postgres_claim, {
+                "inflight_keys": list(inflight), "inflight_next": list(inflight.values()),
+            }).all()
         except BaseException:
             conn.rollback()
             conn.close()
             raise
-        if not kept:
+        if not rows:
             conn.rollback()
             conn.close()
             return None
-        return _Batch(kept, conn)
+        return _Batch(list(rows), conn)
 
-    def _unbroken(self, conn: Connection, rows: Sequence[Row[Any]], after: _Batch | None
-                  ) -> list[Row[Any]]:
+    @cached_property
+    def _sqlite_claim(self) -> Select[Any]:
         o = self.outbox
-        keys = func.unnest(bindparam("keys", sorted({r.aggregate_key for r in rows}),
-                                     type_=ARRAY(o.c.aggregate_key.type))
-                           ).table_valued("key").render_derived()
-        # One probe of the pending-per-aggregate index for each aggregate in the batch.
-        oldest = (select(o.c.sequence)
-                  .where(o.c.aggregate_key == keys.c.key, o.c.published_at.is_(None))
-                  .order_by(o.c.sequence).limit(1).scalar_subquery())
-        expected = {key: seq for key, seq in conn.execute(select(keys.c.key, oldest))
-                    if seq is not None}
-        if after is not None:
-            expected.update(after.next_sequences())
-        return unbroken_runs(rows, expected)
+        return (select(*(o.c[name] for name in _WIRE_COLUMNS))
+                .where(o.c.published_at.is_(None), o.c.id > bindparam("after_id"))
+                .order_by(o.c.id).limit(self.batch_size))
+
+    @cached_property
+    def _postgres_claim(self) -> Select[Any]:
+        """Lock the first pending rows, keeping per aggregate only an unbroken run.
+
+        Rows in flight are locked by their own transaction and other relays' rows by
+        theirs, so ``SKIP LOCKED`` passes both. A claimed row is kept only if its
+        aggregate's rows before it are all accounted for: its sequence is the one
+        expected next (after this relay's batch in flight, or else the aggregate's
+        oldest pending row, a probe of the pending-per-aggregate index) plus its rank
+        among the aggregate's claimed rows. So a relay never overtakes a row another
+        relay holds, and after a hole it takes nothing more of that aggregate.
+        """
+        o = self.outbox
+        claimed = (select(*(o.c[name] for name in _WIRE_COLUMNS))
+                   .where(o.c.published_at.is_(None)).order_by(o.c.id)
+                   .limit(self.batch_size).with_for_update(skip_locked=True).cte("claimed"))
+        ranked = select(claimed, func.row_number().over(
+            partition_by=claimed.c.aggregate_key, order_by=claimed.c.id).label("run")
+        ).subquery("ranked")
+        inflight = func.unnest(
+            bindparam("inflight_keys", type_=ARRAY(o.c.aggregate_key.type)),
+            bindparam("inflight_next", type_=ARRAY(BigInteger)),
+        ).table_valued("key", "next").render_derived("inflight")
+        pending = o.alias("pending")
+        oldest = (select(pending.c.sequence)
+                  .where(pending.c.aggregate_key == ranked.c.aggregate_key,
+                         pending.c.published_at.is_(None))
+                  .order_by(pending.c.sequence).limit(1).scalar_subquery())
+        return (select(*(ranked.c[name] for name in _WIRE_COLUMNS))
+                .select_from(ranked.outerjoin(inflight,
+                                              inflight.c.key == ranked.c.aggregate_key))
+                .where(ranked.c.sequence
+                       == func.coalesce(inflight.c.next, oldest) + ranked.c.run - 1)
+                .order_by(ranked.c.id))
 
     def _send(self, batch: _Batch) -> None:
         send, futures = self.producer().send, batch.futures
@@ -251,23 +258,26 @@ class Relay:
         if self._postgres:
             stmt = stmt.with_for_update()
         last = int(conn.execute(stmt).scalar_one())
+        conn.execute(self._mark_published, {"ids": sorted(row.id for row in rows),
+                                            "last": last, "now": datetime.now(UTC)})
+        conn.execute(update(counter).where(counter.c.id == 1)
+                     .values(last_position=last + len(rows)))
+
+    @cached_property
+    def _mark_published(self) -> Update:
+        """One statement for a batch: feed positions follow id order, as rows were sent."""
         o = self.outbox
-        # One statement for the batch: positions follow id order, as the rows were sent.
-        ids = sorted(row.id for row in rows)
         if self._postgres:
             # The ids as one array parameter: a plan of primary-key probes, whatever the
             # statistics, and no 2,000-parameter statement to build and parse.
-            ranked = (func.unnest(bindparam("ids", ids, type_=ARRAY(BigInteger)))
-                      .table_valued("id", with_ordinality="n").render_derived())
+            ranked: Any = (func.unnest(bindparam("ids", type_=ARRAY(BigInteger)))
+                           .table_valued("id", with_ordinality="n").render_derived())
         else:
             ranked = (select(o.c.id, func.row_number().over(order_by=o.c.id).label("n"))
-                      .where(o.c.id.in_(ids)).subquery())
-        conn.execute(
-            update(o).where(and_(o.c.id == ranked.c.id, o.c.published_at.is_(None)))
-            .values(published_at=datetime.now(UTC), feed_position=last + ranked.c.n)
-        )
-        conn.execute(update(counter).where(counter.c.id == 1)
-                     .values(last_position=last + len(rows)))
+                      .where(o.c.id.in_(bindparam("ids", expanding=True))).subquery())
+        return (update(o).where(and_(o.c.id == ranked.c.id, o.c.published_at.is_(None)))
+                .values(published_at=bindparam("now", type_=o.c.published_at.type),
+                        feed_position=bindparam("last", type_=BigInteger) + ranked.c.n))
 
     def _finish(self, batch: _Batch, acked: list[Row[Any]]) -> None:
         """Mark the acknowledged rows and end the batch's transaction."""

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from events.relay import outbox_status, unbroken_runs
+from events.relay import outbox_status
 from marketplace.models.events import outbox
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS
@@ -109,14 +110,30 @@ def test_published_rows_get_feed_positions_in_order(database_url: str, bootstrap
     assert ready["published"] == 3 and ready["pending"] == 0
 
 
-def test_unbroken_runs_never_overtake_a_held_row() -> None:
-    class R:
-        def __init__(self, key: str, seq: int) -> None:
-            self.aggregate_key, self.sequence = key, seq
-
-    rows = [R("a", 2), R("b", 1), R("a", 3), R("b", 3), R("c", 5)]
-    kept = unbroken_runs(rows, {"a": 1, "b": 1, "c": 5})  # a/1 is held by another relay
-    assert [(r.aggregate_key, r.sequence) for r in kept] == [("b", 1), ("c", 5)]
+def test_a_relay_never_overtakes_a_row_another_relay_holds(
+        database_url: str, bootstrap: str, uow_factory: Callable[..., UnitOfWork]) -> None:
+    """A held row (another relay's claim) stops its aggregate there, and only there."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: one relay claims at a time")
+    held, free = str(uuid.uuid4()), str(uuid.uuid4())
+    emit_approvals(uow_factory, held, count=3)
+    emit_approvals(uow_factory, free, count=2)
+    relay = make_relay(database_url, bootstrap)
+    other = relay.engine.connect()
+    other.begin()
+    other.execute(select(outbox.c.id).where(outbox.c.record_key == held,
+                                            outbox.c.sequence == 2).with_for_update())
+    try:
+        assert relay.publish_batch() == 3  # held/1, free/1, free/2; not held/3 past held/2
+    finally:
+        other.rollback()
+        other.close()
+    assert relay.publish_batch() == 2  # held/2, held/3
+    relay.close()
+    with relay.engine.connect() as conn:
+        positions = conn.execute(select(outbox.c.sequence).where(outbox.c.record_key == held)
+                                 .order_by(outbox.c.feed_position)).scalars().all()
+    assert positions == [1, 2, 3]
 
 
 CRASH_SCRIPT = """
