@@ -27,7 +27,7 @@ from events.topics import ensure_topics
 from marketplace import migrate
 from marketplace.actor import Actor
 from marketplace.db import make_engine, make_session_factory
-from marketplace.models.events import feed_counter, outbox
+from marketplace.models.events import outbox, outbox_tables
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events import registry
 
@@ -74,7 +74,7 @@ def raw_producer_rate(database_url: str, bootstrap: str, after_id: int) -> tuple
 
 
 def relay_rate(database_url: str, bootstrap: str, batch_size: int) -> tuple[int, float]:
-    relay = Relay(engine=make_engine(database_url), outbox=outbox, feed_counter=feed_counter,
+    relay = Relay(engine=make_engine(database_url), tables=outbox_tables,
                   producer_factory=lambda: idempotent_producer(bootstrap), batch_size=batch_size)
     relay.producer()  # connect before timing, as the raw producer's constructor does
     began = time.perf_counter()

@@ -9,6 +9,8 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from events.tables import OutboxTables
+
 
 def next_sequence(conn: Connection, sequences: Table, aggregate_key: str) -> int:
     """Hand out the aggregate's next sequence number atomically.
@@ -27,8 +29,7 @@ def next_sequence(conn: Connection, sequences: Table, aggregate_key: str) -> int
 
 def append_event(
     conn: Connection,
-    outbox: Table,
-    sequences: Table,
+    tables: OutboxTables,
     *,
     event_id: str,
     topic: str,
@@ -40,10 +41,11 @@ def append_event(
     ce_time: datetime,
     data: dict[str, Any],
 ) -> int:
-    """Insert one outbox row in the current transaction; returns its sequence."""
-    sequence = next_sequence(conn, sequences, aggregate_key)
-    conn.execute(
-        insert(outbox).values(
+    """Insert one outbox row, and its pending entry, in the current transaction;
+    returns its sequence."""
+    sequence = next_sequence(conn, tables.sequences, aggregate_key)
+    outbox_id = conn.execute(
+        insert(tables.outbox).values(
             event_id=event_id,
             topic=topic,
             aggregate_key=aggregate_key,
@@ -55,6 +57,8 @@ def append_event(
             ce_time=ce_time,
             data=json.dumps(data, separators=(",", ":"), sort_keys=True),
             created_at=datetime.now(UTC),
-        )
-    )
+        ).returning(tables.outbox.c.id)
+    ).scalar_one()
+    conn.execute(insert(tables.pending).values(outbox_id=outbox_id, aggregate_key=aggregate_key,
+                                               sequence=sequence))
     return sequence

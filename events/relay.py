@@ -1,18 +1,20 @@
 """The relay: publishes outbox rows to Kafka, then marks them, in per-aggregate order.
 
-A row is marked published only after the broker acknowledged it, so a crash
-between the two re-sends it (consumers drop the duplicate by ``ce_id``), and
-nothing is ever lost. Order per aggregate holds with several relays at once:
+The work queue is ``outbox_pending``; marking a row published deletes it there and
+appends it to ``event_feed``. A row is marked only after the broker acknowledged
+it, so a crash between the two re-sends it (consumers drop the duplicate by
+``ce_id``), and nothing is ever lost. Order per aggregate holds with several
+relays at once:
 
-* PostgreSQL: rows are claimed with ``FOR UPDATE SKIP LOCKED`` and stay locked
-  while they are sent; a relay publishes an aggregate's rows only from that
-  aggregate's oldest unpublished sequence, as an unbroken run, so it can never
+* PostgreSQL: pending rows are claimed with ``FOR UPDATE SKIP LOCKED`` and stay
+  locked while they are sent; a relay publishes an aggregate's rows only from that
+  aggregate's oldest pending sequence, as an unbroken run, so it can never
   overtake rows another relay holds.
 * SQLite: one writer. Rows are read, sent, then marked in a second short
   transaction, so web requests are never blocked behind a broker round trip.
 
-Marking assigns ``feed_position`` under the feed-counter row lock: positions
-become visible in order, which is what keeps the ``/events`` cursor exact.
+Marking assigns feed positions under the feed-counter row lock: positions become
+visible in order, which is what keeps the ``/events`` cursor exact.
 
 Throughput: building records is CPU work under the GIL, claiming and marking is
 mostly waiting on the database, so ``publish_pipelined`` does the database work on a
@@ -38,17 +40,17 @@ from sqlalchemy import (
     Engine,
     Row,
     Select,
-    Table,
-    Update,
-    and_,
     bindparam,
+    delete,
     func,
+    insert,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from events.cloudevents import EventEnvelope, binary_headers
+from events.tables import OutboxTables
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +74,21 @@ class OutboxStatus:
                 "oldest_pending_age_seconds": self.oldest_pending_age_seconds}
 
 
-def outbox_status(engine: Engine, outbox: Table, now: datetime | None = None) -> OutboxStatus:
-    """Pending and published counts and the age of the oldest pending row."""
+def outbox_status(engine: Engine, tables: OutboxTables,
+                  now: datetime | None = None) -> OutboxStatus:
+    """Pending and published counts and the age of the oldest pending row.
+
+    Cheap at any outbox size: the pending table holds only the backlog, and the
+    feed counter is the number of published events (positions have no holes).
+    """
     now = now or datetime.now(UTC)
+    o, p, counter = tables.outbox, tables.pending, tables.feed_counter
     with engine.connect() as conn:
         pending, oldest = conn.execute(
-            select(func.count(), func.min(outbox.c.created_at))
-            .where(outbox.c.published_at.is_(None))).one()
-        published = conn.execute(select(func.count()).select_from(outbox)
-                                 .where(outbox.c.published_at.is_not(None))).scalar_one()
+            select(func.count(), func.min(o.c.created_at))
+            .select_from(p.join(o, o.c.id == p.c.outbox_id))).one()
+        published = conn.execute(select(func.coalesce(func.max(counter.c.last_position), 0))
+                                 ).scalar_one()
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
     age = (now - oldest).total_seconds() if oldest is not None else None
@@ -119,8 +127,7 @@ class _Batch:
 @dataclass
 class Relay:
     engine: Engine
-    outbox: Table
-    feed_counter: Table
+    tables: OutboxTables
     producer_factory: Callable[[], KafkaProducer]
     batch_size: int = 500
     max_backoff: float = 30.0
@@ -177,10 +184,11 @@ class Relay:
 
     @cached_property
     def _sqlite_claim(self) -> Select[Any]:
-        o = self.outbox
+        o, p = self.tables.outbox, self.tables.pending
         return (select(*(o.c[name] for name in _WIRE_COLUMNS))
-                .where(o.c.published_at.is_(None), o.c.id > bindparam("after_id"))
-                .order_by(o.c.id).limit(self.batch_size))
+                .select_from(p.join(o, o.c.id == p.c.outbox_id))
+                .where(p.c.outbox_id > bindparam("after_id"))
+                .order_by(p.c.outbox_id).limit(self.batch_size))
 
     @cached_property
     def _postgres_claim(self) -> Select[Any]:
@@ -190,32 +198,29 @@ class Relay:
         theirs, so ``SKIP LOCKED`` passes both. A claimed row is kept only if its
         aggregate's rows before it are all accounted for: its sequence is the one
         expected next (after this relay's batch in flight, or else the aggregate's
-        oldest pending row, a probe of the pending-per-aggregate index) plus its rank
-        among the aggregate's claimed rows. So a relay never overtakes a row another
-        relay holds, and after a hole it takes nothing more of that aggregate.
+        oldest pending row, one index probe) plus its rank among the aggregate's
+        claimed rows. So a relay never overtakes a row another relay holds, and after
+        a hole it takes nothing more of that aggregate.
         """
-        o = self.outbox
-        claimed = (select(*(o.c[name] for name in _WIRE_COLUMNS))
-                   .where(o.c.published_at.is_(None)).order_by(o.c.id)
-                   .limit(self.batch_size).with_for_update(skip_locked=True).cte("claimed"))
+        o, p = self.tables.outbox, self.tables.pending
+        claimed = (select(p).order_by(p.c.outbox_id).limit(self.batch_size)
+                   .with_for_update(skip_locked=True).cte("claimed"))
         ranked = select(claimed, func.row_number().over(
-            partition_by=claimed.c.aggregate_key, order_by=claimed.c.id).label("run")
+            partition_by=claimed.c.aggregate_key, order_by=claimed.c.outbox_id).label("run")
         ).subquery("ranked")
         inflight = func.unnest(
-            bindparam("inflight_keys", type_=ARRAY(o.c.aggregate_key.type)),
+            bindparam("inflight_keys", type_=ARRAY(p.c.aggregate_key.type)),
             bindparam("inflight_next", type_=ARRAY(BigInteger)),
         ).table_valued("key", "next").render_derived("inflight")
-        pending = o.alias("pending")
-        oldest = (select(pending.c.sequence)
-                  .where(pending.c.aggregate_key == ranked.c.aggregate_key,
-                         pending.c.published_at.is_(None))
-                  .order_by(pending.c.sequence).limit(1).scalar_subquery())
-        return (select(*(ranked.c[name] for name in _WIRE_COLUMNS))
-                .select_from(ranked.outerjoin(inflight,
-                                              inflight.c.key == ranked.c.aggregate_key))
+        older = p.alias("older")
+        oldest = (select(older.c.sequence).where(older.c.aggregate_key == ranked.c.aggregate_key)
+                  .order_by(older.c.sequence).limit(1).scalar_subquery())
+        return (select(*(o.c[name] for name in _WIRE_COLUMNS))
+                .select_from(ranked.join(o, o.c.id == ranked.c.outbox_id)
+                             .outerjoin(inflight, inflight.c.key == ranked.c.aggregate_key))
                 .where(ranked.c.sequence
                        == func.coalesce(inflight.c.next, oldest) + ranked.c.run - 1)
-                .order_by(ranked.c.id))
+                .order_by(ranked.c.outbox_id))
 
     def _send(self, batch: _Batch) -> None:
         send, futures = self.producer().send, batch.futures
@@ -251,33 +256,50 @@ class Relay:
         return acked
 
     def _mark(self, conn: Connection, rows: list[Row[Any]]) -> None:
+        """Move ``rows`` from pending to the feed, positions in id order (as sent)."""
         if not rows:
             return
-        counter = self.feed_counter
+        counter = self.tables.feed_counter
         stmt = select(counter.c.last_position).where(counter.c.id == 1)
         if self._postgres:
             stmt = stmt.with_for_update()
         last = int(conn.execute(stmt).scalar_one())
-        conn.execute(self._mark_published, {"ids": sorted(row.id for row in rows),
-                                            "last": last, "now": datetime.now(UTC)})
+        ids, now = sorted(row.id for row in rows), datetime.now(UTC)
+        if self._postgres:
+            fed = int(conn.execute(self._postgres_publish,
+                                   {"ids": ids, "last": last, "now": now}).scalar_one())
+        else:
+            p, feed = self.tables.pending, self.tables.feed
+            # Only what is still pending: another relay may have marked a row meanwhile.
+            gone = sorted(conn.execute(delete(p).where(p.c.outbox_id.in_(ids))
+                                       .returning(p.c.outbox_id)).scalars())
+            if gone:
+                conn.execute(insert(feed), [
+                    {"position": last + n, "outbox_id": outbox_id, "published_at": now}
+                    for n, outbox_id in enumerate(gone, start=1)])
+            fed = len(gone)
         conn.execute(update(counter).where(counter.c.id == 1)
-                     .values(last_position=last + len(rows)))
+                     .values(last_position=last + fed))
 
     @cached_property
-    def _mark_published(self) -> Update:
-        """One statement for a batch: feed positions follow id order, as rows were sent."""
-        o = self.outbox
-        if self._postgres:
-            # The ids as one array parameter: a plan of primary-key probes, whatever the
-            # statistics, and no 2,000-parameter statement to build and parse.
-            ranked: Any = (func.unnest(bindparam("ids", type_=ARRAY(BigInteger)))
-                           .table_valued("id", with_ordinality="n").render_derived())
-        else:
-            ranked = (select(o.c.id, func.row_number().over(order_by=o.c.id).label("n"))
-                      .where(o.c.id.in_(bindparam("ids", expanding=True))).subquery())
-        return (update(o).where(and_(o.c.id == ranked.c.id, o.c.published_at.is_(None)))
-                .values(published_at=bindparam("now", type_=o.c.published_at.type),
-                        feed_position=bindparam("last", type_=BigInteger) + ranked.c.n))
+    def _postgres_publish(self) -> Select[Any]:
+        """Delete the rows from pending and append those deleted to the feed; the count.
+
+        One statement, the ids as one array parameter (a plan of primary-key probes
+        whatever the statistics, and no 2,000-parameter statement to build).
+        """
+        p, feed = self.tables.pending, self.tables.feed
+        batch = (func.unnest(bindparam("ids", type_=ARRAY(BigInteger)))
+                 .table_valued("id", with_ordinality="n").render_derived("batch"))
+        gone = (delete(p).where(p.c.outbox_id == batch.c.id)
+                .returning(p.c.outbox_id, batch.c.n).cte("gone"))
+        fed = (insert(feed).from_select(
+            ["position", "outbox_id", "published_at"],
+            select(bindparam("last", type_=BigInteger)
+                   + func.row_number().over(order_by=gone.c.n),
+                   gone.c.outbox_id, bindparam("now", type_=feed.c.published_at.type)))
+               .returning(feed.c.position).cte("fed"))
+        return select(func.count()).select_from(fed)
 
     def _finish(self, batch: _Batch, acked: list[Row[Any]]) -> None:
         """Mark the acknowledged rows and end the batch's transaction."""
@@ -402,7 +424,7 @@ class Relay:
 
     def _report(self, stop: threading.Event, every: float) -> None:
         while not stop.wait(every):
-            status = outbox_status(self.engine, self.outbox)
+            status = outbox_status(self.engine, self.tables)
             log.info("relay: published=%d pending=%d oldest_pending_age=%s",
                      self.stats.published, status.pending, status.oldest_pending_age_seconds)
 

@@ -6,10 +6,12 @@ Defining them here once keeps both sides on the same shape.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import (
     BigInteger,
     Column,
-    Index,
+    ForeignKey,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -17,7 +19,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
 from events.sqltypes import UtcDateTime
@@ -25,16 +26,27 @@ from events.sqltypes import UtcDateTime
 _BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
+@dataclass(frozen=True)
+class OutboxTables:
+    """The tables an outbox is made of, for the code that appends to it and the relay."""
+
+    outbox: Table
+    pending: Table
+    feed: Table
+    feed_counter: Table
+    sequences: Table
+
+
 def outbox_table(metadata: MetaData) -> Table:
     """Events written in the same transaction as the change that caused them.
 
-    ``aggregate_key`` (``<aggregate>/<id>``) names the stream ``sequence`` counts
-    in; ``record_key`` (the aggregate id) is the Kafka record key.
-    ``feed_position`` is assigned when the relay marks a row published, under a
-    lock on ``event_feed_counter``, so positions become visible in order and the
-    ``/events`` feed cursor never skips a late-committing row.
+    Append-only: a row is never updated. ``aggregate_key`` (``<aggregate>/<id>``)
+    names the stream ``sequence`` counts in; ``record_key`` (the aggregate id) is the
+    Kafka record key. Whether a row is published lives in two narrow tables,
+    :func:`outbox_pending_table` and :func:`event_feed_table`, so publishing never
+    rewrites the wide row (nor its indexes), and the outbox never bloats.
     """
-    table = Table(
+    return Table(
         "outbox",
         metadata,
         Column("id", _BigId, primary_key=True, autoincrement=True),
@@ -49,26 +61,44 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("ce_time", UtcDateTime, nullable=False),
         Column("data", Text, nullable=False),
         Column("created_at", UtcDateTime, nullable=False),
-        Column("published_at", UtcDateTime),
-        Column("feed_position", BigInteger, unique=True),
-        Column("attempts", Integer, nullable=False, server_default=text("0")),
-        Column("last_error", Text),
         UniqueConstraint("aggregate_key", "sequence"),
     )
-    Index(
-        "ix_outbox_unpublished",
-        table.c.id,
-        postgresql_where=table.c.published_at.is_(None),
-        sqlite_where=table.c.published_at.is_(None),
+
+
+def outbox_pending_table(metadata: MetaData) -> Table:
+    """The outbox rows not yet published: the relay's work queue.
+
+    Written with the outbox row, deleted when the relay marks it published. Small
+    (only the backlog), so claiming it and probing an aggregate's oldest pending
+    sequence stay cheap however long the outbox grows.
+    """
+    return Table(
+        "outbox_pending",
+        metadata,
+        Column("outbox_id", _BigId, ForeignKey("outbox.id"), primary_key=True,
+               autoincrement=False),
+        Column("aggregate_key", String(100), nullable=False),
+        Column("sequence", BigInteger, nullable=False),
+        UniqueConstraint("aggregate_key", "sequence"),
     )
-    Index(
-        "ix_outbox_pending_by_aggregate",
-        table.c.aggregate_key,
-        table.c.sequence,
-        postgresql_where=table.c.published_at.is_(None),
-        sqlite_where=table.c.published_at.is_(None),
+
+
+def event_feed_table(metadata: MetaData) -> Table:
+    """Published events in publish order: the ``/events`` feed and its cursor.
+
+    ``position`` is handed out when the relay marks rows published, under the lock
+    on ``event_feed_counter``, so positions become visible in order and a reader's
+    cursor never skips a late-committing row. No foreign key to ``outbox``: the
+    relay inserts only what it deletes from ``outbox_pending`` (which has one), and
+    a key check on PostgreSQL would lock, and so write to, each outbox row again.
+    """
+    return Table(
+        "event_feed",
+        metadata,
+        Column("position", BigInteger, primary_key=True, autoincrement=False),
+        Column("outbox_id", _BigId, nullable=False, unique=True),
+        Column("published_at", UtcDateTime, nullable=False),
     )
-    return table
 
 
 def event_sequence_table(metadata: MetaData) -> Table:

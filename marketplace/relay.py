@@ -10,14 +10,14 @@ from events.relay import Relay
 from events.topics import ensure_topics
 from marketplace.config import Settings
 from marketplace.db import make_engine
-from marketplace.models.events import feed_counter, outbox
+from marketplace.models.events import outbox_tables
 
 log = logging.getLogger(__name__)
 
 
 def build_relay(settings: Settings, bootstrap_servers: str, batch_size: int = 500) -> Relay:
     engine = make_engine(settings.database_url)
-    return Relay(engine=engine, outbox=outbox, feed_counter=feed_counter,
+    return Relay(engine=engine, tables=outbox_tables,
                  producer_factory=lambda: idempotent_producer(bootstrap_servers),
                  batch_size=batch_size)
 

@@ -21,7 +21,7 @@ from marketplace.actor import Actor
 from marketplace.audit_diff import diff
 from marketplace.db import utcnow
 from marketplace.models.audit import AuditEvent
-from marketplace.models.events import event_sequence, outbox
+from marketplace.models.events import outbox_tables
 from schemas.events import registry
 
 
@@ -93,8 +93,7 @@ class UnitOfWork:
         event_id = str(uuid.uuid4())
         append_event(
             self.session.connection(),
-            outbox,
-            event_sequence,
+            outbox_tables,
             event_id=event_id,
             topic=spec.topic,
             aggregate_key=spec.aggregate_ref(payload),

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import Engine, delete, insert, select
 
 from events.producer import idempotent_producer
 from events.relay import Relay
 from marketplace.db import make_engine
-from marketplace.models.events import feed_counter, outbox
+from marketplace.models.events import event_feed, outbox, outbox_pending, outbox_tables
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events import registry
 
@@ -37,8 +38,17 @@ def emit_approvals(uow_factory: Callable[..., UnitOfWork], approval_id: str | No
 
 
 def make_relay(database_url: str, bootstrap: str, **kwargs: Any) -> Relay:
-    return Relay(engine=make_engine(database_url), outbox=outbox, feed_counter=feed_counter,
+    return Relay(engine=make_engine(database_url), tables=outbox_tables,
                  producer_factory=lambda: idempotent_producer(bootstrap), **kwargs)
+
+
+def unpublish_all(engine: Engine) -> None:
+    """Make every outbox row pending again, as if a relay had crashed before marking."""
+    with engine.begin() as conn:
+        conn.execute(delete(event_feed))
+        conn.execute(insert(outbox_pending).from_select(
+            ["outbox_id", "aggregate_key", "sequence"],
+            select(outbox.c.id, outbox.c.aggregate_key, outbox.c.sequence)))
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:

@@ -69,3 +69,45 @@ def test_audit_table_is_append_only(database_url: str) -> None:
             assert conn.execute(text("SELECT action FROM audit_event")).scalars().all() == ["a"]
     finally:
         engine.dispose()
+
+
+def _check_outbox_publication_moves(url: str) -> None:
+    """0004 moves publication state out of the outbox rows, and back on downgrade."""
+    engine = make_engine(url)
+    row = ("INSERT INTO outbox (event_id, topic, aggregate_key, record_key, sequence, ce_type,"
+           " ce_source, ce_time, data, created_at, published_at, feed_position) VALUES"
+           " (:e, 't', 'approval/a', 'a', :s, 'x', 'src', CURRENT_TIMESTAMP, '{}',"
+           " CURRENT_TIMESTAMP, :p, :f)")
+    try:
+        migrate.upgrade(engine, "0003")
+        with engine.begin() as conn:
+            conn.execute(text(row), {"e": "e1", "s": 1, "p": "2026-11-21 08:00:00+00:00",
+                                     "f": 7})
+            conn.execute(text(row), {"e": "e2", "s": 2, "p": None, "f": None})
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            feed = conn.execute(text("SELECT f.position, o.event_id FROM event_feed f"
+                                     " JOIN outbox o ON o.id = f.outbox_id")).all()
+            pending = conn.execute(text("SELECT o.event_id, p.aggregate_key, p.sequence"
+                                        " FROM outbox_pending p JOIN outbox o"
+                                        " ON o.id = p.outbox_id")).all()
+        assert [tuple(r) for r in feed] == [(7, "e1")]
+        assert [tuple(r) for r in pending] == [("e2", "approval/a", 2)]
+        migrate.downgrade(engine, "0003")
+        with engine.connect() as conn:
+            back = conn.execute(text("SELECT event_id, feed_position, published_at IS NULL"
+                                     " FROM outbox ORDER BY id")).all()
+        assert [tuple(r) for r in back] == [("e1", 7, False), ("e2", None, True)]
+    finally:
+        engine.dispose()
+
+
+def test_outbox_publication_moves_on_sqlite(tmp_path: Path) -> None:
+    _check_outbox_publication_moves(f"sqlite:///{tmp_path / 'moves.db'}")
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="TEST_DATABASE_URL is not set")
+def test_outbox_publication_moves_on_postgresql() -> None:
+    assert TEST_DATABASE_URL
+    with scratch_postgres_database(TEST_DATABASE_URL, prefix="mkt_migr") as url:
+        _check_outbox_publication_moves(url)

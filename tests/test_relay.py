@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from events.relay import outbox_status
-from marketplace.models.events import outbox
+from marketplace.models.events import event_feed, outbox, outbox_pending, outbox_tables
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS
 from tests.conftest import bearer
@@ -90,10 +90,10 @@ def test_published_rows_get_feed_positions_in_order(database_url: str, bootstrap
     first, _ = emit_approvals(uow_factory, count=2)
     second, _ = emit_approvals(uow_factory, count=1)
     relay = make_relay(database_url, bootstrap)
-    status = outbox_status(relay.engine, outbox)
+    status = outbox_status(relay.engine, outbox_tables)
     assert status.pending == 3 and status.oldest_pending_age_seconds is not None
     assert relay.publish_batch() == 3
-    status = outbox_status(relay.engine, outbox)
+    status = outbox_status(relay.engine, outbox_tables)
     assert (status.pending, status.published, status.oldest_pending_age_seconds) == (3 - 3, 3,
                                                                                       None)
     relay.close()
@@ -121,8 +121,9 @@ def test_a_relay_never_overtakes_a_row_another_relay_holds(
     relay = make_relay(database_url, bootstrap)
     other = relay.engine.connect()
     other.begin()
-    other.execute(select(outbox.c.id).where(outbox.c.record_key == held,
-                                            outbox.c.sequence == 2).with_for_update())
+    other.execute(select(outbox_pending.c.outbox_id).where(
+        outbox_pending.c.aggregate_key == f"approval/{held}", outbox_pending.c.sequence == 2
+    ).with_for_update())
     try:
         assert relay.publish_batch() == 3  # held/1, free/1, free/2; not held/3 past held/2
     finally:
@@ -131,8 +132,9 @@ def test_a_relay_never_overtakes_a_row_another_relay_holds(
     assert relay.publish_batch() == 2  # held/2, held/3
     relay.close()
     with relay.engine.connect() as conn:
-        positions = conn.execute(select(outbox.c.sequence).where(outbox.c.record_key == held)
-                                 .order_by(outbox.c.feed_position)).scalars().all()
+        positions = conn.execute(
+            select(outbox.c.sequence).join(event_feed, event_feed.c.outbox_id == outbox.c.id)
+            .where(outbox.c.record_key == held).order_by(event_feed.c.position)).scalars().all()
     assert positions == [1, 2, 3]
 
 
@@ -155,7 +157,7 @@ def test_relay_killed_between_ack_and_mark_resends(database_url: str, bootstrap:
                              capture_output=True, text=True, timeout=60)
     assert crashed.returncode == -9, crashed.stderr
     relay = make_relay(database_url, bootstrap)
-    assert outbox_status(relay.engine, outbox).pending == 2  # acked, but never marked
+    assert outbox_status(relay.engine, outbox_tables).pending == 2  # acked, but never marked
     assert relay.publish_batch() == 2
     relay.close()
     records = read_from(bootstrap, start, count=4,

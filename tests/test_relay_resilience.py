@@ -22,7 +22,7 @@ from events.relay import Relay, outbox_status
 from events.tables import consumer_sequence_table, inbox_table
 from events.topics import ensure_topics
 from marketplace.db import make_engine
-from marketplace.models.events import feed_counter, outbox
+from marketplace.models.events import outbox, outbox_tables
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS
 from tests.event_helpers import GRANTED, approval_event, end_offsets
@@ -65,7 +65,7 @@ def _writer(uow_factory: Callable[..., UnitOfWork], aggregates: list[str], total
 
 
 def _relay(database_url: str, bootstrap: str, **kwargs: Any) -> Relay:
-    return Relay(engine=make_engine(database_url), outbox=outbox, feed_counter=feed_counter,
+    return Relay(engine=make_engine(database_url), tables=outbox_tables,
                  producer_factory=lambda: idempotent_producer(
                      bootstrap, request_timeout_ms=2000, delivery_timeout_ms=5000,
                      max_block_ms=2000),
@@ -77,11 +77,11 @@ def _wait_published(database_url: str, total: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            status = outbox_status(engine, outbox)
+            status = outbox_status(engine, outbox_tables)
             if status.published == total and status.pending == 0:
                 return
             time.sleep(0.2)
-        raise AssertionError(f"not all published: {outbox_status(engine, outbox)}")
+        raise AssertionError(f"not all published: {outbox_status(engine, outbox_tables)}")
     finally:
         engine.dispose()
 
@@ -136,10 +136,10 @@ def test_broker_outage_during_500_writes_loses_nothing(
         time.sleep(0.01)
     proxy.cut()  # the broker is unreachable: connections dropped, new ones refused
     time.sleep(1)
-    published_early_in_outage = outbox_status(relay.engine, outbox).published
+    published_early_in_outage = outbox_status(relay.engine, outbox_tables).published
     time.sleep(6)  # longer than the producer's delivery timeout: the relay must back off
     assert written[0] < 500, "the outage must fall inside the writes"
-    during = outbox_status(relay.engine, outbox)
+    during = outbox_status(relay.engine, outbox_tables)
     proxy.restore()
     writer.join()
     _wait_published(database_url, 500, timeout=90)

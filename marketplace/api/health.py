@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app
 from sqlalchemy import text
 
 from events.relay import outbox_status
-from marketplace.models.events import outbox
+from marketplace.models.events import outbox_tables
 
 bp = Blueprint("health", __name__)
 
@@ -28,7 +28,7 @@ def database_check() -> dict[str, Any]:
 
 def outbox_check() -> dict[str, Any]:
     """The relay's backlog: informative, and not ready when events are stuck for long."""
-    status = outbox_status(current_app.extensions["engine"], outbox,
+    status = outbox_status(current_app.extensions["engine"], outbox_tables,
                            current_app.extensions["clock"]())
     age = status.oldest_pending_age_seconds
     return {"ok": age is None or age < STUCK_AFTER_SECONDS, **status.as_dict()}

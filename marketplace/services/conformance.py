@@ -29,7 +29,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from events.consumer import ConsumedEvent, EventConsumer, Gap
 from marketplace.db import make_engine, utcnow
 from marketplace.models.conformance import TrustConformance
-from marketplace.models.events import consumer_sequence, inbox, outbox
+from marketplace.models.events import consumer_sequence, event_feed, inbox, outbox
 from schemas.events import registry
 from schemas.events.topics import ACKS
 
@@ -111,7 +111,8 @@ def _heads(conn: Connection) -> dict[str, int]:
     """The latest published sequence of every aggregate."""
     return {key: int(seq) for key, seq in conn.execute(
         select(outbox.c.aggregate_key, func.max(outbox.c.sequence))
-        .where(outbox.c.published_at.is_not(None), outbox.c.topic != ACKS)
+        .join(event_feed, event_feed.c.outbox_id == outbox.c.id)
+        .where(outbox.c.topic != ACKS)
         .group_by(outbox.c.aggregate_key))}
 
 
@@ -127,9 +128,11 @@ def _lagging_since(conn: Connection, behind: dict[str, int]) -> datetime | None:
     items = sorted(behind.items())
     for start in range(0, len(items), 200):
         chunk = items[start:start + 200]
-        value = conn.execute(select(func.min(outbox.c.published_at)).where(or_(*(
-            and_(outbox.c.aggregate_key == key, outbox.c.sequence == seq + 1)
-            for key, seq in chunk)))).scalar()
+        wanted = or_(*(and_(outbox.c.aggregate_key == key, outbox.c.sequence == seq + 1)
+                       for key, seq in chunk))
+        value = conn.execute(select(func.min(event_feed.c.published_at))
+                             .join(outbox, outbox.c.id == event_feed.c.outbox_id)
+                             .where(wanted)).scalar()
         if value is not None and (earliest is None or value < earliest):
             earliest = value
     return earliest
