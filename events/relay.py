@@ -205,21 +205,27 @@ class Relay:
         o, p = self.tables.outbox, self.tables.pending
         claimed = (select(p).order_by(p.c.outbox_id).limit(self.batch_size)
                    .with_for_update(skip_locked=True).cte("claimed"))
-        ranked = select(claimed, func.row_number().over(
-            partition_by=claimed.c.aggregate_key, order_by=claimed.c.outbox_id).label("run")
-        ).subquery("ranked")
         inflight = func.unnest(
             bindparam("inflight_keys", type_=ARRAY(p.c.aggregate_key.type)),
             bindparam("inflight_next", type_=ARRAY(BigInteger)),
         ).table_valued("key", "next").render_derived("inflight")
+        keys = select(claimed.c.aggregate_key).distinct().subquery("keys")
         older = p.alias("older")
-        oldest = (select(older.c.sequence).where(older.c.aggregate_key == ranked.c.aggregate_key)
+        oldest = (select(older.c.sequence).where(older.c.aggregate_key == keys.c.aggregate_key)
                   .order_by(older.c.sequence).limit(1).scalar_subquery())
+        expected = (select(keys.c.aggregate_key,
+                           func.coalesce(inflight.c.next, oldest).label("next"))
+                    .select_from(keys.outerjoin(inflight,
+                                                inflight.c.key == keys.c.aggregate_key))
+                    .cte("expected").prefix_with("MATERIALIZED"))  # one probe per aggregate
+        ranked = select(claimed, func.row_number().over(
+            partition_by=claimed.c.aggregate_key, order_by=claimed.c.outbox_id).label("run")
+        ).subquery("ranked")
         return (select(*(o.c[name] for name in _WIRE_COLUMNS))
-                .select_from(ranked.join(o, o.c.id == ranked.c.outbox_id)
-                             .outerjoin(inflight, inflight.c.key == ranked.c.aggregate_key))
-                .where(ranked.c.sequence
-                       == func.coalesce(inflight.c.next, oldest) + ranked.c.run - 1)
+                .select_from(ranked.join(expected,
+                                         expected.c.aggregate_key == ranked.c.aggregate_key)
+                             .join(o, o.c.id == ranked.c.outbox_id))
+                .where(ranked.c.sequence == expected.c.next + ranked.c.run - 1)
                 .order_by(ranked.c.outbox_id))
 
     def _send(self, batch: _Batch) -> None:
