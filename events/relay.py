@@ -48,6 +48,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import OperationalError
 
 from events.cloudevents import EventEnvelope, binary_headers
 from events.tables import OutboxTables
@@ -419,18 +420,24 @@ class Relay:
         while not stop.is_set():
             try:
                 self.publish_pipelined(stop, idle_wait)
-            except (RelayError, KafkaError, OSError) as exc:
+            except (RelayError, KafkaError, OSError, OperationalError) as exc:
+                # The broker or the database is away (a lost connection, SQLite busy past
+                # its timeout): nothing acknowledged is lost, unmarked rows are re-sent.
                 if self.stats.published > published_before:  # it worked for a while
                     backoff, published_before = 0.0, self.stats.published
                 backoff = min(self.max_backoff, max(0.5, backoff * 2))
-                log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
+                log.warning("relay: %s; retrying in %.1fs", exc, backoff)
                 self.close()
                 stop.wait(backoff)
         self.close()
 
     def _report(self, stop: threading.Event, every: float) -> None:
         while not stop.wait(every):
-            status = outbox_status(self.engine, self.tables)
+            try:
+                status = outbox_status(self.engine, self.tables)
+            except OperationalError as exc:
+                log.warning("relay: no outbox status: %s", exc)
+                continue
             log.info("relay: published=%d pending=%d oldest_pending_age=%s",
                      self.stats.published, status.pending, status.oldest_pending_age_seconds)
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import Connection, MetaData, func, select
+from sqlalchemy import Connection, MetaData, event, func, select
+from sqlalchemy.exc import OperationalError
 
 from events.broker import EmbeddedBroker, bootstrap_servers_from_env
 from events.consumer import ConsumedEvent, EventConsumer
@@ -198,6 +199,42 @@ def test_two_relays_lose_nothing_and_keep_per_aggregate_order(
     duplicates = _check_order_and_completeness(records, _outbox_ids(database_url))
     if make_engine(database_url).dialect.name == "postgresql":
         assert duplicates == 0  # SKIP LOCKED: the relays never take the same row
+
+
+def test_relay_rides_out_database_errors(
+        database_url: str, kafka_bootstrap: str, uow_factory: Callable[..., UnitOfWork]) -> None:
+    """A claim and a mark failing as a lost connection or a busy SQLite would: the relay
+    backs off and carries on, losing nothing and keeping per-aggregate order."""
+    ensure_topics(kafka_bootstrap)
+    topic_start = _end(kafka_bootstrap)
+    aggregates = [str(uuid.uuid4()) for _ in range(5)]
+    _writer(uow_factory, aggregates, 60, [0], 0.0)
+    relay = _relay(database_url, kafka_bootstrap, batch_size=20)
+    seen: dict[str, int] = defaultdict(int)
+    failed: list[str] = []
+
+    def fail_some(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                  executemany: bool) -> None:
+        kind = ("mark" if "DELETE FROM outbox_pending" in statement
+                else "claim" if "JOIN outbox " in statement else None)
+        if kind is None:
+            return
+        seen[kind] += 1
+        if (kind, seen[kind]) in {("claim", 2), ("mark", 1)}:
+            failed.append(kind)
+            raise OperationalError(statement, parameters, Exception("database is locked"))
+
+    event.listen(relay.engine, "before_cursor_execute", fail_some)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop, 0.01), daemon=True)
+    thread.start()
+    _wait_published(database_url, 60, timeout=60)
+    stop.set()
+    thread.join(timeout=30)
+    assert sorted(failed) == ["claim", "mark"] and relay.stats.published >= 60
+    records = [r for r in _records_after(kafka_bootstrap, topic_start, 60)
+               if r.key.decode() in aggregates]
+    _check_order_and_completeness(records, _outbox_ids(database_url))
 
 
 def _end(bootstrap: str) -> dict[TopicPartition, int]:
