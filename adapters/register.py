@@ -27,7 +27,6 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
-    Select,
     String,
     Table,
     Text,
@@ -43,6 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters import route
 from events.database import make_engine
+from events.prepared import Prepared
 from events.tables import consumer_sequence_table, inbox_table
 
 metadata = MetaData()
@@ -172,28 +172,27 @@ class SqlView:
         self.conn = conn
 
     @staticmethod
-    def _decode(table: str, row: Any) -> route.Record:
-        record = dict(row._mapping)
+    def _decode(table: str, record: route.Record) -> route.Record:
         for column in _JSON[table]:
             if record[column] is not None:
                 record[column] = json.loads(record[column])
         return record
 
     def get(self, table: str, key: str) -> route.Record | None:
-        row = self.conn.execute(_select(table, (route.key_column(table),)),
-                                {route.key_column(table): key}).first()
-        return None if row is None else self._decode(table, row)
+        column = route.key_column(table)
+        rows = _select(table, (column,)).rows(self.conn, {column: key})
+        return self._decode(table, rows[0]) if rows else None
 
     def where(self, table: str, **equals: Any) -> list[route.Record]:
-        stmt = _select(table, tuple(sorted(equals)))
-        return [self._decode(table, row) for row in self.conn.execute(stmt, equals)]
+        rows = _select(table, tuple(sorted(equals))).rows(self.conn, equals)
+        return [self._decode(table, row) for row in rows]
 
 
 @functools.cache
-def _select(table: str, columns: tuple[str, ...]) -> Select[Any]:
-    """``SELECT * FROM table WHERE c1 = :c1 AND ...``, built once per shape."""
+def _select(table: str, columns: tuple[str, ...]) -> Prepared:
+    """``SELECT * FROM table WHERE c1 = :c1 AND ...``, prepared once per shape."""
     t = ROUTE_TABLES[table]
-    return select(t).where(*(t.c[name] == bindparam(name) for name in columns))
+    return Prepared.of(select(t).where(*(t.c[name] == bindparam(name) for name in columns)))
 
 
 def _encode(table: str, record: route.Record) -> dict[str, Any]:
@@ -204,21 +203,31 @@ def _encode(table: str, record: route.Record) -> dict[str, Any]:
     return row
 
 
-_UPSERTS: dict[tuple[str, str], Any] = {}
+def _insert(table: Table, columns: Iterable[str]) -> Prepared:
+    """``INSERT INTO table (columns) VALUES (:columns)``, prepared."""
+    return Prepared.of(insert(table).values({name: bindparam(name, type_=table.c[name].type)
+                                             for name in columns}))
+
+
+@functools.cache
+def _upsert_of(table: Table) -> Prepared:
+    """Insert or replace a whole row by primary key, one statement per table."""
+    def build(dialect: str) -> Any:
+        base = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        keys = [c.name for c in table.primary_key.columns]
+        return base.on_conflict_do_update(
+            index_elements=keys,
+            set_={c.name: base.excluded[c.name] for c in table.columns if c.name not in keys})
+    return Prepared(build)
 
 
 def _upsert(conn: Connection, table: Table, row: dict[str, Any]) -> None:
-    """Insert or replace ``row`` by primary key, with one statement built once per table."""
-    dialect = conn.dialect.name
-    stmt = _UPSERTS.get((table.name, dialect))
-    if stmt is None:
-        base = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        keys = [c.name for c in table.primary_key.columns]
-        stmt = base.on_conflict_do_update(
-            index_elements=keys,
-            set_={c.name: base.excluded[c.name] for c in table.columns if c.name not in keys})
-        _UPSERTS[(table.name, dialect)] = stmt
-    conn.execute(stmt, row)
+    _upsert_of(table).execute(conn, row)
+
+
+_INSERT_JOURNAL_LINE = _insert(journal_line, (f.name for f in fields(route.JournalLine)))
+_INSERT_DOCUMENT = _insert(document, ("path", "kind", "content", "sha256", "source_event_id"))
+_DELETE_DOCUMENT = Prepared.of(delete(document).where(document.c.path == bindparam("path")))
 
 
 def write(conn: Connection, effects: route.Effects, documents: Iterable[tuple[str, str, bytes]],
@@ -232,16 +241,16 @@ def write(conn: Connection, effects: route.Effects, documents: Iterable[tuple[st
                                    "shared": table in route.SHARED_TABLES})
     for line in effects.journal:
         values = asdict(line)
-        conn.execute(journal_line.insert(), values)
+        _INSERT_JOURNAL_LINE.execute(conn, values)
         _upsert(conn, row_digest, {"table_name": "journal_line",
                                    "row_key": f"{line.journal_id}/{line.line_number}",
                                    "digest": route.row_digest(values), "shared": False})
     for kind, path, content in documents:
         digest = hashlib.sha256(content).hexdigest()
         # Replaced, not updated: a new id tells the output writer to write the file again.
-        conn.execute(delete(document).where(document.c.path == path))
-        conn.execute(document.insert(), {"path": path, "kind": kind, "content": content,
-                                         "sha256": digest, "source_event_id": source_event_id})
+        _DELETE_DOCUMENT.execute(conn, {"path": path})
+        _INSERT_DOCUMENT.execute(conn, {"path": path, "kind": kind, "content": content,
+                                        "sha256": digest, "source_event_id": source_event_id})
         _upsert(conn, row_digest, {"table_name": "document", "row_key": path,
                                    "digest": digest, "shared": False})
 

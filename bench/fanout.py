@@ -174,7 +174,7 @@ def main() -> None:
     trusts = TRUSTS[:args.trusts]
     load_at_start = os.getloadavg()[0]
     from marketplace.db import make_engine
-    from marketplace.models.events import feed_counter, outbox
+    from marketplace.models.events import outbox_tables
 
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fanout-")))
@@ -196,7 +196,7 @@ def main() -> None:
 
         engine = make_engine(database_url)
         migrate.upgrade(engine)
-        relay = Relay(engine=engine, outbox=outbox, feed_counter=feed_counter,
+        relay = Relay(engine=engine, tables=outbox_tables,
                       producer_factory=lambda: idempotent_producer(bootstrap))
         relay_stop = threading.Event()
         relay_thread = threading.Thread(target=relay.run, args=(relay_stop, 0.02))

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from kafka import TopicPartition
 from kafka.errors import KafkaTimeoutError
+from sqlalchemy import select
 
 from adapters import register, route
 from events.cloudevents import envelope_from_record
@@ -135,6 +137,40 @@ def test_a_poison_event_goes_to_the_dlq_and_the_adapter_carries_on(
     with adapter.engine.connect() as conn:  # nothing recorded twice across the failed batch
         assert register.applied_by_type(conn, adapter.config.consumer_name) == {
             registry.by_name("approval.granted").ce_type: 3}
+    adapter.close()
+
+
+def test_a_failure_mid_batch_rolls_back_only_that_event(tmp_path: Path, bootstrap: str) -> None:
+    """A batch is applied in one transaction without savepoints; when an event fails
+    after writing, the batch is applied again event by event, each in a savepoint: the
+    failed event's writes are undone and it is dead-lettered, the others applied once."""
+    topic, ack_topic = fresh_topics(bootstrap, 2)
+    adapter = broker_adapter(tmp_path, bootstrap, topic, ack_topic, TRUST_A)
+    adapter.consumer.retry_backoff = 0.01
+    stream = Stream()
+    for approval in ("before", "fails-after-writing", "after"):
+        stream.add("approval.granted", data_for("approval.granted", approval_id=approval))
+    records = [SimpleNamespace(topic=topic, partition=0, offset=n, key=env.key.encode(),
+                               value=env.data, headers=env.headers())
+               for n, (env, _) in enumerate(stream.events)]
+    handle = adapter.consumer.handler
+
+    def failing(conn: object, event: object) -> None:
+        handle(conn, event)  # type: ignore[arg-type]
+        if event.data["approval_id"] == "fails-after-writing":  # type: ignore[attr-defined]
+            raise RuntimeError("failed after its writes")
+
+    adapter.consumer.handler = failing
+    adapter.consumer.apply_records(records)
+    assert set(_approvals(adapter)) == {"before", "after"}
+    stats = adapter.consumer.stats
+    assert (stats.applied, stats.dead_lettered, stats.retries) == (2, 1, 2)
+    with adapter.engine.connect() as conn:
+        assert register.applied_by_type(conn, adapter.config.consumer_name) == {
+            registry.by_name("approval.granted").ce_type: 3}
+        assert register.counts(conn)["approval"] == 2
+        digests = conn.execute(select(register.row_digest.c.row_key)).scalars().all()
+    assert sorted(digests) == ["after", "before"]  # the state hash covers only what stands
     adapter.close()
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from adapters.acks import ROUTE_APPLIED, source_of
 from events.cloudevents import EventEnvelope
 from events.consumer import EventConsumer
-from marketplace.models.events import outbox
+from marketplace.models.events import event_feed, outbox, outbox_pending
 from marketplace.services.conformance import acks_consumer, conformance
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events import registry
@@ -42,7 +42,8 @@ pytestmark = pytest.mark.kafka
 def _relay_to(database_url: str, bootstrap: str, topic: str) -> int:
     relay = make_relay(database_url, bootstrap)
     with relay.engine.begin() as conn:
-        conn.execute(update(outbox).where(outbox.c.published_at.is_(None)).values(topic=topic))
+        conn.execute(update(outbox).where(outbox.c.id.in_(select(outbox_pending.c.outbox_id)))
+                     .values(topic=topic))
     published = relay.publish_batch()
     relay.close()
     return published
@@ -121,8 +122,10 @@ def test_conformance_reports_current_lagging_and_diverged_trusts(
     assert report["summary"] == {"current": 1, "lagging": 2, "diverged": 1}
     assert status[TRUST_B]["behind"] == {"aggregates": 1, "events": 1}
     with marketplace.engine.connect() as conn:
-        published = conn.execute(select(outbox.c.published_at).where(
-            outbox.c.aggregate_key == f"approval/{first}", outbox.c.sequence == 2)).scalar()
+        published = conn.execute(
+            select(event_feed.c.published_at).join(outbox, outbox.c.id == event_feed.c.outbox_id)
+            .where(outbox.c.aggregate_key == f"approval/{first}", outbox.c.sequence == 2)
+        ).scalar()
     assert datetime.fromisoformat(status[TRUST_B]["since"]) == published
     assert datetime.fromisoformat(status["RAL"]["since"]) <= datetime.now(UTC)
     assert report["head"] == {"aggregates": 2, "events": 3}

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from tests.event_helpers import (
     end_offsets,
     make_relay,
     read_from,
+    unpublish_all,
 )
 
 pytestmark = pytest.mark.kafka
@@ -133,8 +135,7 @@ def test_redelivered_events_are_applied_once(database_url: str, bootstrap: str, 
     relay = make_relay(database_url, bootstrap)
     relay.publish_batch()
     # Publish the same outbox rows again, as a relay restarted before marking would.
-    with relay.engine.begin() as conn:
-        conn.execute(update(outbox).values(published_at=None, feed_position=None))
+    unpublish_all(relay.engine)
     relay.publish_batch()
     relay.close()
     drain(consumer, lambda: consumer.stats.applied + consumer.stats.duplicates >= 6)
@@ -204,6 +205,44 @@ def test_poison_and_failing_events_go_to_the_dlq_and_the_partition_moves_on(
     assert b"JSON" in headers[0]["dlq_error"] or b"Expecting" in headers[0]["dlq_error"]
     assert b"cannot apply this one" in headers[1]["dlq_error"]
     assert dead[1].value == failing
+    consumer.close()
+
+
+def test_a_bad_record_in_a_batch_is_dead_lettered_and_the_others_applied_exactly_once(
+        bootstrap: str, topic: str, consumer_db: Engine) -> None:
+    """A poll's records are applied in one transaction; when one fails, the transaction
+    is rolled back and the records applied one by one: the bad ones go to the DLQ and
+    every other record takes effect once, with the inbox and sequence covering all."""
+    def handler(conn: Connection, event: ConsumedEvent) -> None:
+        record_handler(conn, event)  # written, then rolled back for the failing one
+        if event.data["product_version"] == "fails":
+            raise RuntimeError("cannot apply this one")
+
+    consumer = make_consumer(bootstrap, topic, consumer_db, handler=handler)
+    dlq_start = end_offsets(bootstrap, dlq_topic(topic))
+    key = str(uuid.uuid4())
+    values = [json.dumps(approval_event(key, n)).encode() for n in range(1, 7)]
+    values[2] = json.dumps({**approval_event(key), "product_version": "fails"}).encode()
+    values[4] = b"{not json"
+    records = [SimpleNamespace(topic=topic, partition=0, offset=n, key=key.encode(), value=value,
+                               headers=envelope_headers(key, n + 1))
+               for n, value in enumerate(values)]
+    consumer.apply_records(records)
+
+    assert {v for (v,) in _versions(consumer_db)} == {"3.1", "3.2", "3.4", "3.6"}
+    stats = consumer.stats
+    assert (stats.applied, stats.dead_lettered, stats.duplicates, stats.gaps) == (4, 2, 0, [])
+    dead = read_from(bootstrap, dlq_start, count=2, predicate=lambda r: r.key == key.encode())
+    assert [int(dict(r.headers)["dlq_origin_offset"]) for r in dead] == [2, 4]
+    with consumer_db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 6
+        assert conn.execute(select(sequences.c.last_sequence)).scalar_one() == 6
+
+    # Redelivered (with one record twice in the batch): nothing applies again.
+    good = [r for n, r in enumerate(records) if n not in (2, 4)]
+    consumer.apply_records([*good, good[0]])
+    assert count(consumer_db) == 4
+    assert (stats.applied, stats.dead_lettered, stats.duplicates) == (4, 2, 5)
     consumer.close()
 
 
