@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -38,6 +38,7 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Engine,
+    Insert,
     Row,
     Select,
     bindparam,
@@ -54,6 +55,7 @@ from events.cloudevents import EventEnvelope, binary_headers
 from events.tables import OutboxTables
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -276,17 +278,25 @@ class Relay:
             fed = int(conn.execute(self._postgres_publish,
                                    {"ids": ids, "last": last, "now": now}).scalar_one())
         else:
-            p, feed = self.tables.pending, self.tables.feed
-            # Only what is still pending: another relay may have marked a row meanwhile.
-            gone = sorted(conn.execute(delete(p).where(p.c.outbox_id.in_(ids))
-                                       .returning(p.c.outbox_id)).scalars())
-            if gone:
-                conn.execute(insert(feed), [
-                    {"position": last + n, "outbox_id": outbox_id, "published_at": now}
-                    for n, outbox_id in enumerate(gone, start=1)])
-            fed = len(gone)
+            # Two single statements (SQLite is one writer; the lock is held since BEGIN),
+            # each row-free in Python; only what is still pending moves to the feed.
+            params = {"ids": ids, "last": last, "now": now}
+            fed = conn.execute(self._sqlite_publish, params).rowcount
+            p = self.tables.pending
+            conn.execute(delete(p).where(p.c.outbox_id.in_(bindparam("ids", expanding=True))),
+                         params)
         conn.execute(update(counter).where(counter.c.id == 1)
                      .values(last_position=last + fed))
+
+    @cached_property
+    def _sqlite_publish(self) -> Insert:
+        p, feed = self.tables.pending, self.tables.feed
+        return insert(feed).from_select(
+            ["position", "outbox_id", "published_at"],
+            select(bindparam("last", type_=BigInteger)
+                   + func.row_number().over(order_by=p.c.outbox_id),
+                   p.c.outbox_id, bindparam("now", type_=feed.c.published_at.type))
+            .where(p.c.outbox_id.in_(bindparam("ids", expanding=True))))
 
     @cached_property
     def _postgres_publish(self) -> Select[Any]:
@@ -355,6 +365,14 @@ class Relay:
         self.publish_pipelined(threading.Event(), idle_wait=0.0, until_idle=True)
         return self.stats.published - before
 
+    def _database_worker(self) -> ThreadPoolExecutor | _Inline:
+        """Where claims and marks run: a second thread on PostgreSQL (the work happens
+        in the server), this thread on SQLite (in-process, and its row-by-row release
+        of the GIL would hand every row of a claim to the sending thread and back)."""
+        if self._postgres:
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-db")
+        return _Inline()
+
     def publish_pipelined(self, stop: threading.Event, idle_wait: float,
                           until_idle: bool = False) -> None:
         """Publish until ``stop``, the database work overlapping the sending.
@@ -366,7 +384,7 @@ class Relay:
         batch was acknowledged, so a failure can never let a later event of an
         aggregate overtake an earlier one.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-db") as db:
+        with self._database_worker() as db:
             inflight: _Batch | None = None  # sent, acknowledgements awaited
             claim: Future[_Batch | None] | None = db.submit(self._claim, None)
             marking: Future[None] | None = None
@@ -440,6 +458,24 @@ class Relay:
                 continue
             log.info("relay: published=%d pending=%d oldest_pending_age=%s",
                      self.stats.published, status.pending, status.oldest_pending_age_seconds)
+
+
+class _Inline:
+    """An executor that runs each job at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 class RelayError(RuntimeError):
