@@ -24,17 +24,25 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 
 from events.consumer import ConsumedEvent, EventConsumer, Gap
 from marketplace.db import make_engine, utcnow
 from marketplace.models.conformance import TrustConformance
-from marketplace.models.events import consumer_sequence, event_feed, inbox, outbox
+from marketplace.models.events import (
+    consumer_sequence,
+    event_feed,
+    event_sequence,
+    inbox,
+    outbox,
+    outbox_pending,
+)
 from schemas.events import registry
 from schemas.events.topics import ACKS
 
 log = logging.getLogger(__name__)
 ACKS_CONSUMER = "marketplace.acks"
+_ACK_AGGREGATE = registry.by_name("route.applied").aggregate
 ROUTE_APPLIED = registry.by_name("route.applied").ce_type
 conformance = TrustConformance.__table__
 
@@ -108,12 +116,24 @@ def run_acks(database_url: str, bootstrap_servers: str) -> None:
 
 # --- judging --------------------------------------------------------------------------
 def _heads(conn: Connection) -> dict[str, int]:
-    """The latest published sequence of every aggregate."""
-    return {key: int(seq) for key, seq in conn.execute(
-        select(outbox.c.aggregate_key, func.max(outbox.c.sequence))
-        .join(event_feed, event_feed.c.outbox_id == outbox.c.id)
-        .where(outbox.c.topic != ACKS)
-        .group_by(outbox.c.aggregate_key))}
+    """The latest published sequence of every aggregate (acknowledgements aside).
+
+    An aggregate's pending rows are the tail of its stream (the relay publishes in
+    order), so its head is the sequence before its oldest pending row, or its last
+    sequence when nothing is pending: read from two small tables, never by scanning
+    the outbox, which grows with every event.
+    """
+    pending = (select(outbox_pending.c.aggregate_key,
+                      func.min(outbox_pending.c.sequence).label("oldest"))
+               .group_by(outbox_pending.c.aggregate_key).subquery())
+    seqs = event_sequence
+    head = case((pending.c.oldest.is_not(None), pending.c.oldest - 1),
+                else_=seqs.c.last_sequence)
+    rows = conn.execute(
+        select(seqs.c.aggregate_key, head)
+        .outerjoin(pending, pending.c.aggregate_key == seqs.c.aggregate_key)
+        .where(~seqs.c.aggregate_key.startswith(f"{_ACK_AGGREGATE}/")))
+    return {key: int(value) for key, value in rows if value > 0}
 
 
 def _behind(heads: dict[str, int], position: dict[str, int]) -> dict[str, int]:
