@@ -16,9 +16,10 @@ relays at once:
 Marking assigns feed positions under the feed-counter row lock: positions become
 visible in order, which is what keeps the ``/events`` cursor exact.
 
-Throughput: building records is CPU work under the GIL, claiming and marking is
-mostly waiting on the database, so ``publish_pipelined`` does the database work on a
-second thread while the current batch is built and sent (see ``BENCHMARKS.md``).
+Throughput: building records is CPU work under the GIL, claiming and marking on
+PostgreSQL is mostly waiting on the server, so there ``publish_pipelined`` does the
+database work on a second thread while the current batch is built and sent (on
+SQLite, in-process, it stays in the sending thread; see ``BENCHMARKS.md``).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from kafka.errors import KafkaError
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Delete,
     Engine,
     Insert,
     Row,
@@ -282,9 +284,7 @@ class Relay:
             # each row-free in Python; only what is still pending moves to the feed.
             params = {"ids": ids, "last": last, "now": now}
             fed = conn.execute(self._sqlite_publish, params).rowcount
-            p = self.tables.pending
-            conn.execute(delete(p).where(p.c.outbox_id.in_(bindparam("ids", expanding=True))),
-                         params)
+            conn.execute(self._sqlite_unpend, params)
         conn.execute(update(counter).where(counter.c.id == 1)
                      .values(last_position=last + fed))
 
@@ -297,6 +297,11 @@ class Relay:
                    + func.row_number().over(order_by=p.c.outbox_id),
                    p.c.outbox_id, bindparam("now", type_=feed.c.published_at.type))
             .where(p.c.outbox_id.in_(bindparam("ids", expanding=True))))
+
+    @cached_property
+    def _sqlite_unpend(self) -> Delete:
+        p = self.tables.pending
+        return delete(p).where(p.c.outbox_id.in_(bindparam("ids", expanding=True)))
 
     @cached_property
     def _postgres_publish(self) -> Select[Any]:
