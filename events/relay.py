@@ -54,6 +54,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 
 from events.cloudevents import EventEnvelope, binary_headers
+from events.database import READ_ONLY
 from events.tables import OutboxTables
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def outbox_status(engine: Engine, tables: OutboxTables,
     """
     now = now or datetime.now(UTC)
     o, p, counter = tables.outbox, tables.pending, tables.feed_counter
-    with engine.connect() as conn:
+    with engine.connect() as conn, conn.execution_options(**READ_ONLY).begin():
         pending, oldest = conn.execute(
             select(func.count(), func.min(o.c.created_at))
             .select_from(p.join(o, o.c.id == p.c.outbox_id))).one()
@@ -162,7 +163,8 @@ class Relay:
         if not self._postgres:
             # One writer (SQLite): ids become visible in order, so the first unpublished
             # rows past those in flight hold every aggregate's next row: unbroken runs.
-            with self.engine.begin() as conn:
+            # A read: no write lock, so the claim never waits behind a writer.
+            with self.engine.connect() as conn, conn.execution_options(**READ_ONLY).begin():
                 rows = conn.execute(self._sqlite_claim,
                                     {"after_id": after.last_id if after else 0}).all()
             return _Batch(list(rows)) if rows else None
