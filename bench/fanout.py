@@ -5,9 +5,10 @@
 Events are committed to the marketplace outbox at ``--rate`` per second (approval
 lifecycle events over a fixed set of approvals, plus funding allocations to single
 trusts, 1 in 10) and published by the real relay (``events.relay.Relay``), exactly as
-``marketplace relay`` does. Every trust runs a full ``TrustAdapter`` (route, register
-in its own SQLite file, journal and Peppol outputs, acks every second); the adapters
-are spread over ``--processes`` worker processes, one thread each.
+``marketplace relay`` does. Every trust runs a full ``TrustAdapter`` (its own consumer
+group, route, register in its own SQLite file, journal and Peppol outputs, acks); the
+adapters are spread over ``--processes`` worker processes, where they take turns on one
+thread (``adapters.hosting``, as a host serving several trusts runs them).
 
 Latency is measured per event and per trust, from the outbox row's ``created_at``
 (stamped in the committing transaction) to the moment the trust's transaction that
@@ -44,9 +45,11 @@ TRUSTS = [f"R{n:02d}" for n in range(1, 100)]
 # --- the trust side: worker processes -----------------------------------------------------
 def worker(trusts: list[str], out: str, bootstrap: str, ready: Any, stop: Any,
            results: Any) -> None:
-    """Run ``trusts`` as adapters, one thread each, until ``stop``; report CPU time."""
+    """Host ``trusts``' adapters, taking turns on one thread (``adapters.hosting``), until
+    ``stop``; report CPU time and when each event's batch committed at each trust."""
     import logging
 
+    from adapters.hosting import run_adapters
     from adapters.runtime import AdapterConfig, TrustAdapter
 
     logging.basicConfig(level=logging.ERROR)
@@ -54,29 +57,25 @@ def worker(trusts: list[str], out: str, bootstrap: str, ready: Any, stop: Any,
                                            bootstrap_servers=bootstrap)) for t in trusts]
     halt = threading.Event()
     applied: dict[str, dict[str, float]] = {t: {} for t in trusts}
+    seen: dict[str, datetime | None] = dict.fromkeys(trusts)
+    waiting = set(trusts)  # not yet in their consumer group
 
-    def run(adapter: TrustAdapter) -> None:
-        kafka = adapter.consumer.consumer()
-        while not kafka.assignment() and not halt.is_set():
-            adapter.poll_once(100)
-        ready.put(adapter.trust)
-        log, seen = applied[adapter.trust], None
-        while not halt.is_set():
-            adapter.poll_once(100)
-            consumer = adapter.consumer
-            if consumer.last_commit_at is not seen and consumer.last_commit_at is not None:
-                seen = consumer.last_commit_at
-                at = seen.timestamp()
-                log.update(dict.fromkeys(consumer.last_batch, at))
-        adapter.close()
+    def on_turn(adapter: TrustAdapter, _count: int) -> None:
+        consumer = adapter.consumer
+        if adapter.trust in waiting and consumer.consumer().assignment():
+            waiting.discard(adapter.trust)
+            ready.put(adapter.trust)
+        committed = consumer.last_commit_at
+        if committed is not None and committed is not seen[adapter.trust]:
+            seen[adapter.trust] = committed
+            applied[adapter.trust].update(dict.fromkeys(consumer.last_batch,
+                                                        committed.timestamp()))
 
-    threads = [threading.Thread(target=run, args=(a,), daemon=True) for a in adapters]
-    for thread in threads:
-        thread.start()
+    host = threading.Thread(target=run_adapters, args=(adapters, halt, on_turn), daemon=True)
+    host.start()
     stop.wait()
     halt.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    host.join(timeout=60)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     results.put({"trusts": trusts, "cpu_seconds": usage.ru_utime + usage.ru_stime,
                  "applied": applied})
