@@ -29,8 +29,8 @@ IDLE_WAIT_MIN = 0.005
 IDLE_WAIT_MAX = 0.1
 
 #: kafka-python moves a group join (coordinator, JoinGroup, SyncGroup) only while the
-#: consumer waits in ``poll``, and a join interleaved with other consumers' polls was
-#: seen never to finish: so joining is done in polls of its own (see ``_join``).
+#: consumer waits in ``poll``, and joins interleaved with other consumers' polls had
+#: not finished after 25 s in a test: so joining is done in polls of its own (``_join``).
 JOIN_POLL_MS = 100
 
 #: Called after each adapter's turn with the adapter and how many events it applied.
