@@ -6,8 +6,8 @@ and SQLite configured as the single writer it is.
 SQLite lets one transaction write at a time and makes the others poll for the lock
 (its busy handler sleeps up to 100 ms between tries). Polling is unfair: a writer
 that commits on a steady beat (a request stream, the benchmark's load) can phase-lock
-with the poller and starve it for seconds; the relay was seen waiting 3.5 s to mark a
-batch. So writers of one process queue for a file (:class:`WriterQueue`, first come
+with the poller and starve it for seconds; the relay's claim was seen waiting 3.5 s
+for it. So writers of one process queue for a file (:class:`WriterQueue`, first come
 first served) just before ``BEGIN IMMEDIATE`` and leave the queue when the transaction
 ends; the next one is woken at once. Writers in other processes still meet SQLite's
 busy timeout, as before.

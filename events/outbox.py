@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Executable, Table, bindparam, insert
+from sqlalchemy import Connection, Executable, bindparam, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -25,39 +25,26 @@ class _Statements(NamedTuple):
 
 
 @functools.cache
-def _next_sequence(sequences: Table, dialect: str) -> Executable:
-    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = dialect_insert(sequences).values(aggregate_key=bindparam("aggregate_key"),
-                                            last_sequence=1)
-    return stmt.on_conflict_do_update(
-        index_elements=[sequences.c.aggregate_key],
-        set_={"last_sequence": sequences.c.last_sequence + 1},
-    ).returning(sequences.c.last_sequence)
-
-
-@functools.cache
 def _statements(tables: OutboxTables, dialect: str) -> _Statements:
-    outbox = tables.outbox
+    outbox, sequences = tables.outbox, tables.sequences
+    # The upsert takes a row lock on PostgreSQL (and SQLite has one writer), so two
+    # transactions touching one aggregate get distinct, gap-free numbers in commit order.
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    next_sequence = dialect_insert(sequences).values(
+        aggregate_key=bindparam("aggregate_key"), last_sequence=1)
     columns = ("event_id", "topic", "aggregate_key", "record_key", "sequence", "ce_type",
                "ce_source", "ce_subject", "ce_time", "data", "created_at")
     return _Statements(
-        next_sequence=_next_sequence(tables.sequences, dialect),
+        next_sequence=next_sequence.on_conflict_do_update(
+            index_elements=[sequences.c.aggregate_key],
+            set_={"last_sequence": sequences.c.last_sequence + 1},
+        ).returning(sequences.c.last_sequence),
         outbox=insert(outbox).values({name: bindparam(name, type_=outbox.c[name].type)
                                       for name in columns}).returning(outbox.c.id),
         pending=insert(tables.pending).values(outbox_id=bindparam("outbox_id"),
                                               aggregate_key=bindparam("aggregate_key"),
                                               sequence=bindparam("sequence")),
     )
-
-
-def next_sequence(conn: Connection, sequences: Table, aggregate_key: str) -> int:
-    """Hand out the aggregate's next sequence number atomically.
-
-    The upsert takes a row lock on PostgreSQL (and SQLite has one writer), so two
-    transactions touching one aggregate get distinct, gap-free numbers in commit order.
-    """
-    stmt = _next_sequence(sequences, conn.dialect.name)
-    return int(conn.execute(stmt, {"aggregate_key": aggregate_key}).scalar_one())
 
 
 def append_event(
