@@ -116,6 +116,14 @@ class Stream:
         return self
 
 
+def two_trust_story(orders: int = 3) -> Stream:
+    """Reference data, then ``orders`` purchase-to-pay runs at each trust (A's first funded)."""
+    stream = Stream().reference_data(unlimited=True)
+    for n in range(orders):
+        stream.purchase_to_pay(TRUST_A, n, funded=n == 0).purchase_to_pay(TRUST_B, n)
+    return stream
+
+
 def consumed(envelope: EventEnvelope, payload: dict[str, Any], offset: int = 0
              ) -> ConsumedEvent:
     return ConsumedEvent(envelope, registry.get(envelope.type).topic, 0, offset, payload)

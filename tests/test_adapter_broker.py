@@ -28,6 +28,7 @@ from tests.adapter_support import (
     files,
     fresh_topics,
     publish,
+    two_trust_story,
     wait_assigned,
 )
 from tests.event_helpers import read_from
@@ -44,9 +45,7 @@ def _state(adapter: object) -> tuple[str, str, dict[str, int]]:
 def test_two_trusts_agree_and_a_replay_reproduces_register_and_files(
         tmp_path: Path, bootstrap: str) -> None:
     topic, ack_topic = fresh_topics(bootstrap, 2)
-    stream = Stream().reference_data(unlimited=True)
-    for n in range(3):
-        stream.purchase_to_pay(TRUST_A, n, funded=n == 0).purchase_to_pay(TRUST_B, n)
+    stream = two_trust_story()
     a = broker_adapter(tmp_path, bootstrap, topic, ack_topic, TRUST_A)
     b = broker_adapter(tmp_path, bootstrap, topic, ack_topic, TRUST_B)
     wait_assigned(a, b)

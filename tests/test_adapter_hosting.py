@@ -18,12 +18,12 @@ from events.cloudevents import envelope_from_record
 from tests.adapter_support import (
     TRUST_A,
     TRUST_B,
-    Stream,
     applied,
     broker_adapter,
     drain,
     fresh_topics,
     publish,
+    two_trust_story,
     wait_assigned,
 )
 from tests.event_helpers import read_from
@@ -39,17 +39,17 @@ def _hashes(adapter: TrustAdapter) -> tuple[str, str]:
 def test_hosted_adapters_each_apply_every_event_once_and_agree_with_a_lone_one(
         tmp_path: Path, bootstrap: str) -> None:
     topic, ack_topic = fresh_topics(bootstrap, 2)
-    stream = Stream().reference_data(unlimited=True)
-    for n in range(3):
-        stream.purchase_to_pay(TRUST_A, n, funded=n == 0).purchase_to_pay(TRUST_B, n)
+    stream = two_trust_story()
     total = len(stream.events)
     hosted = [broker_adapter(tmp_path, bootstrap, topic, ack_topic, trust, name=f"hosted-{trust}")
               for trust in (TRUST_A, TRUST_B)]
     turns: dict[str, int] = {TRUST_A: 0, TRUST_B: 0}
+
+    def on_turn(adapter: TrustAdapter, count: int) -> None:
+        turns[adapter.trust] += count
+
     stop = threading.Event()
-    host = threading.Thread(target=run_adapters, args=(
-        hosted, stop, lambda adapter, count: turns.__setitem__(
-            adapter.trust, turns[adapter.trust] + count)))
+    host = threading.Thread(target=run_adapters, args=(hosted, stop, on_turn))
     host.start()
     try:
         deadline = time.monotonic() + 30  # both join their groups (in parallel)
