@@ -5,7 +5,8 @@ compiled form is cached (cache key, execution context, events, result wrapping),
 times what SQLite itself needs for a one-row upsert; a trust adapter runs a few such
 statements per event, and every event is applied at every trust. A :class:`Prepared`
 statement is compiled once per dialect and run on the DBAPI connection underneath the
-SQLAlchemy connection, so inside the same transaction (or savepoint). Values go through
+SQLAlchemy connection, so inside the same transaction (or savepoint), after the
+``before_cursor_execute`` listeners Core would call. Values go through
 SQLAlchemy's own bind and result processors, so rows are stored and read back exactly
 as Core would store and read them, and DBAPI errors are raised as SQLAlchemy's
 (``IntegrityError`` ...), as ``Connection.execute`` would raise them.
@@ -36,6 +37,9 @@ class _Compiled:
     positional: bool
     columns: tuple[str, ...]  # of a SELECT
     results: tuple[Processor | None, ...]
+    # Values the statement binds itself (a literal in a WHERE, SQLite's ``OFFSET 0``),
+    # used unless the caller gives the name.
+    defaults: Mapping[str, Any]
 
     @cached_property
     def _values(self) -> Callable[[Mapping[str, Any]], Any]:
@@ -50,6 +54,8 @@ class _Compiled:
                      if process is not None)
 
     def params(self, values: Mapping[str, Any]) -> Params:
+        if self.defaults:
+            values = {**self.defaults, **values}
         if self.positional:
             params = list(self._values(values)) if self.binds else []
             for n, process in self._processed:
@@ -88,7 +94,9 @@ class Prepared:
                 columns = tuple(str(column.key) for column in selected)
                 results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                                 for column in selected)
-            compiled = _Compiled(form.string, binds, positional, columns, results)
+            defaults = {name: form.binds[name].effective_value for name in names
+                        if form.binds[name].value is not None}
+            compiled = _Compiled(form.string, binds, positional, columns, results, defaults)
             self._compiled[dialect.name] = compiled
         return compiled
 
@@ -98,12 +106,17 @@ class Prepared:
         dialect = conn.dialect
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
+            if conn.dispatch.before_cursor_execute:  # listeners see it as Core's statements
+                conn.dispatch.before_cursor_execute(conn, cursor, compiled.sql, params, None,
+                                                    many)
             if many:
                 cursor.executemany(compiled.sql, params)
             else:
                 cursor.execute(compiled.sql, params)
-        except dialect.loaded_dbapi.Error as exc:
+        except BaseException as exc:
             cursor.close()
+            if not isinstance(exc, dialect.loaded_dbapi.Error):
+                raise
             raise DBAPIError.instance(compiled.sql, params, exc, dialect.loaded_dbapi.Error,
                                       dialect=dialect, ismulti=many) from exc
         return cursor
@@ -120,14 +133,23 @@ class Prepared:
         if params:
             self._cursor(conn, compiled, True, params).close()
 
-    def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Run a SELECT; its rows as dicts keyed by the selected columns' keys."""
+    def tuples(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a SELECT; its rows exactly as the DBAPI returns them (no result processing).
+
+        For a caller that converts the few values it needs itself, more cheaply than the
+        column types would (the relay reads timestamps only to put them on the wire).
+        """
         compiled = self._for(conn.dialect)
         cursor = self._cursor(conn, compiled, False, compiled.params(values))
         try:
-            fetched = cursor.fetchall()
+            return cursor.fetchall()  # type: ignore[no-any-return]
         finally:
             cursor.close()
+
+    def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run a SELECT; its rows as dicts keyed by the selected columns' keys."""
+        fetched = self.tuples(conn, values)
+        compiled = self._for(conn.dialect)
         pairs = tuple(zip(compiled.columns, compiled.results, strict=True))
         return [{column: value if process is None else process(value)
                  for (column, process), value in zip(pairs, row, strict=True)}

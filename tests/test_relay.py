@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from events.relay import outbox_status
+from marketplace.db import make_engine
 from marketplace.models.events import event_feed, outbox, outbox_pending, outbox_tables
 from marketplace.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS
@@ -51,6 +52,11 @@ def test_round_trip_is_a_binary_mode_cloudevent(database_url: str, bootstrap: st
                         predicate=lambda r: r.key == approval_id.encode())
     assert len(records) == 3
     assert len({r.partition for r in records}) == 1  # one key, one partition, one order
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        times = dict(conn.execute(select(outbox.c.event_id, outbox.c.ce_time)
+                                  .where(outbox.c.event_id.in_(ids))).all())
+    engine.dispose()
     for n, (record, event_id) in enumerate(zip(records, ids, strict=True)):
         event = _decode_with_sdk(record)
         assert event.get_specversion() == "1.0"
@@ -58,7 +64,8 @@ def test_round_trip_is_a_binary_mode_cloudevent(database_url: str, bootstrap: st
         assert event.get_source() == "/marketplace"
         assert event.get_type() == GRANTED.ce_type
         assert event.get_subject() == approval_id
-        assert event.get_time() is not None and event.get_time().tzinfo is not None
+        assert event.get_time() == times[event_id] and event.get_time().tzinfo is not None
+        assert dict(record.headers)["ce_time"] == times[event_id].isoformat().encode()
         assert event.get_extension("sequence") in (str(n + 1), n + 1)
         assert json.loads(record.value) == approval_event(approval_id, n)
         headers = dict(record.headers)
