@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,16 +46,20 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    Table,
+    Text,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from events.cloudevents import EventEnvelope, binary_headers
 from events.database import READ_ONLY
@@ -63,6 +68,10 @@ from events.tables import OutboxTables
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Events claimed, sent and marked together. Larger batches spread each batch's round
+#: trips and acknowledgement wait over more events (``bench.relay`` measures this size).
+DEFAULT_BATCH_SIZE = 2000
 
 
 @dataclass
@@ -133,15 +142,26 @@ class WireRow(NamedTuple):
     ce_time: str  # ISO 8601, UTC, as the ``ce_time`` header carries it (read last: converted)
 
 
-_WIRE_COLUMNS = WireRow._fields
+def _wire_columns(outbox: Table, postgres: bool) -> list[ColumnElement[Any]]:
+    """The claim's columns; PostgreSQL renders ``ce_time`` as SQLite stores it, as text.
+
+    Reading it as a datetime and formatting it again was 3 µs an event in the relay's
+    database thread, time the sending thread waited for the GIL.
+    """
+    columns: list[ColumnElement[Any]] = [outbox.c[name] for name in WireRow._fields]
+    if postgres:
+        columns[-1] = func.to_char(func.timezone("UTC", outbox.c.ce_time),
+                                   "YYYY-MM-DD HH24:MI:SS.US").label("ce_time")
+    return columns
 
 
 def iso_utc(value: datetime | str) -> str:
     """A stored ``UtcDateTime`` as ISO 8601 text, exactly as ``datetime.isoformat`` gives it.
 
-    PostgreSQL's driver returns an aware datetime. SQLite holds naive UTC text in
-    SQLAlchemy's fixed ``YYYY-MM-DD HH:MM:SS.ffffff`` form, rewritten here as text (a
-    fifth of the cost of parsing it); anything else is parsed as the column type would.
+    SQLite holds naive UTC text in SQLAlchemy's fixed ``YYYY-MM-DD HH:MM:SS.ffffff``
+    form, and the PostgreSQL claim renders it the same way; that is rewritten here as
+    text (a fifth of the cost of parsing it). Anything else (a driver's datetime, other
+    text) is read as the column type would read it.
     """
     if isinstance(value, str):
         if len(value) == 26 and value[10] == " ":
@@ -187,7 +207,7 @@ class Relay:
     engine: Engine
     tables: OutboxTables
     producer_factory: Callable[[], KafkaProducer]
-    batch_size: int = 500
+    batch_size: int = DEFAULT_BATCH_SIZE
     max_backoff: float = 30.0
     stats: RelayStats = field(default_factory=RelayStats)
     # A test hook: called after the broker acknowledged a batch and before it is marked.
@@ -204,9 +224,18 @@ class Relay:
         return self._producer
 
     def close(self) -> None:
+        """Close the producer and the relay's own database connections."""
+        self._close_producer()
+        self._sessions.close()
+
+    def _close_producer(self) -> None:
         if self._producer is not None:
             self._producer.close(timeout=5)
             self._producer = None
+
+    @cached_property
+    def _sessions(self) -> _Sessions:
+        return _Sessions(self.engine)
 
     # -- the steps of a batch -------------------------------------------------------
 
@@ -222,30 +251,23 @@ class Relay:
                                                         "limit": self.batch_size})
             return _Batch(_wire_rows(rows), after_id=after_id) if rows else None
         inflight = after.next_sequences() if after is not None else {}
-        conn = self.engine.connect()
-        conn.begin()
+        conn = self._sessions.take()
         try:
-            # Walk the pending index in id order whatever the statistics say: planned as
-            # a bitmap scan (a fresh or stale table looks nearly empty) the claim sorts
-            # the whole backlog, every batch, just when a backlog needs draining.
-            conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
             rows = self._postgres_claim.tuples(conn, {
                 "inflight_keys": list(inflight), "inflight_next": list(inflight.values()),
                 "limit": self.batch_size})
         except BaseException:
-            conn.rollback()
-            conn.close()
+            self._sessions.release(conn, commit=False)
             raise
         if not rows:
-            conn.rollback()
-            conn.close()
+            self._sessions.release(conn, commit=False)
             return None
         return _Batch(_wire_rows(rows), conn)
 
     @cached_property
     def _sqlite_claim(self) -> Prepared:
         o, p = self.tables.outbox, self.tables.pending
-        return Prepared.of(select(*(o.c[name] for name in _WIRE_COLUMNS))
+        return Prepared.of(select(*_wire_columns(o, postgres=False))
                            .select_from(p.join(o, o.c.id == p.c.outbox_id))
                            .where(p.c.outbox_id > bindparam("after_id"))
                            .order_by(p.c.outbox_id).limit(bindparam("limit", type_=Integer)))
@@ -282,7 +304,7 @@ class Relay:
             partition_by=claimed.c.aggregate_key, order_by=claimed.c.outbox_id).label("run")
         ).subquery("ranked")
         return Prepared.of(
-            select(*(o.c[name] for name in _WIRE_COLUMNS))
+            select(*_wire_columns(o, postgres=True))
             .select_from(ranked.join(expected, expected.c.aggregate_key == ranked.c.aggregate_key)
                          .join(o, o.c.id == ranked.c.outbox_id))
             .where(ranked.c.sequence == expected.c.next + ranked.c.run - 1)
@@ -325,29 +347,28 @@ class Relay:
         """Move ``rows`` of ``batch`` from pending to the feed, positions in id order (as sent)."""
         if not rows:
             return
+        if self._postgres:
+            # The ids as one array literal: psycopg builds a list parameter element by
+            # element in Python, in the database thread, on the sending thread's GIL.
+            ids = ",".join(map(str, sorted(row.id for row in rows)))
+            conn.execute(self._postgres_publish, {"ids": f"{{{ids}}}", "now": datetime.now(UTC)})
+            return
         counter = self.tables.feed_counter
-        stmt = select(counter.c.last_position).where(counter.c.id == 1)
-        if self._postgres:
-            stmt = stmt.with_for_update()
-        last = int(conn.execute(stmt).scalar_one())
+        last = int(conn.execute(select(counter.c.last_position).where(counter.c.id == 1))
+                   .scalar_one())
         params: dict[str, Any] = {"last": last, "now": datetime.now(UTC)}
-        if self._postgres:
-            params["ids"] = sorted(row.id for row in rows)
-            fed = int(conn.execute(self._postgres_publish, params).scalar_one())
+        # Two single statements (SQLite is one writer; the lock is held since BEGIN); only
+        # what is still pending moves to the feed. A whole batch is every pending row of
+        # its id range, so it is named by the range, not by 2,000 ids.
+        whole = len(rows) == len(batch.rows)
+        if whole:
+            params.update(low=batch.after_id, high=batch.last_id)
         else:
-            # Two single statements (SQLite is one writer; the lock is held since BEGIN);
-            # only what is still pending moves to the feed. A whole batch is every pending
-            # row of its id range, so it is named by the range, not by 2,000 ids.
-            whole = len(rows) == len(batch.rows)
-            if whole:
-                params.update(low=batch.after_id, high=batch.last_id)
-            else:
-                params["ids"] = sorted(row.id for row in rows)
-            publish, unpend = self._sqlite_marking[whole]
-            fed = conn.execute(publish, params).rowcount
-            conn.execute(unpend, params)
-        conn.execute(update(counter).where(counter.c.id == 1)
-                     .values(last_position=last + fed))
+            params["ids"] = sorted(row.id for row in rows)
+        publish, unpend = self._sqlite_marking[whole]
+        fed = conn.execute(publish, params).rowcount
+        conn.execute(unpend, params)
+        conn.execute(update(counter).where(counter.c.id == 1).values(last_position=last + fed))
 
     @cached_property
     def _sqlite_marking(self) -> dict[bool, tuple[Insert, Delete]]:
@@ -369,21 +390,29 @@ class Relay:
 
     @cached_property
     def _postgres_publish(self) -> Select[Any]:
-        """Delete the rows from pending and append those deleted to the feed; the count.
+        """Delete the rows from pending, take their positions and append them to the feed.
 
-        One statement, the ids as one array parameter (a plan of primary-key probes
-        whatever the statistics, and no 2,000-parameter statement to build).
+        One statement, one round trip: the feed counter's ``UPDATE ... RETURNING`` locks
+        its row (held until commit, so positions become visible in order) and reads the
+        latest committed value; the rows get the positions below the new value, in id
+        order. The ids are one array literal (a plan of primary-key probes whatever the
+        statistics, and no 2,000-parameter statement to build).
         """
-        p, feed = self.tables.pending, self.tables.feed
-        batch = (func.unnest(bindparam("ids", type_=ARRAY(BigInteger)))
+        p, feed, counter = self.tables.pending, self.tables.feed, self.tables.feed_counter
+        batch = (func.unnest(cast(bindparam("ids", type_=Text), ARRAY(BigInteger)))
                  .table_valued("id", with_ordinality="n").render_derived("batch"))
         gone = (delete(p).where(p.c.outbox_id == batch.c.id)
                 .returning(p.c.outbox_id, batch.c.n).cte("gone"))
+        moved = select(func.count()).select_from(gone).scalar_subquery()
+        bumped = (update(counter).where(counter.c.id == 1)
+                  .values(last_position=counter.c.last_position + moved)
+                  .returning(counter.c.last_position).cte("bumped"))
         fed = (insert(feed).from_select(
             ["position", "outbox_id", "published_at"],
-            select(bindparam("last", type_=BigInteger)
+            select(bumped.c.last_position - moved
                    + func.row_number().over(order_by=gone.c.n),
-                   gone.c.outbox_id, bindparam("now", type_=feed.c.published_at.type)))
+                   gone.c.outbox_id, bindparam("now", type_=feed.c.published_at.type))
+            .select_from(gone.join(bumped, true())))
                .returning(feed.c.position).cte("fed"))
         return select(func.count()).select_from(fed)
 
@@ -395,22 +424,21 @@ class Relay:
         else:
             try:
                 self._mark(batch.conn, batch, acked)
-                batch.conn.commit()
-            finally:
-                batch.conn.close()
+            except BaseException:
+                self._sessions.release(batch.conn, commit=False)
+                raise
+            self._sessions.release(batch.conn, commit=True)
         if acked:
             self.stats.published += len(acked)
             self.stats.last_published_at = datetime.now(UTC)
         if len(acked) < len(batch.rows):
             self.stats.failed_batches += 1
-            self.close()  # a fresh producer after errors: no stale idempotence state
+            self._close_producer()  # a fresh producer after errors: no stale idempotence state
             raise RelayError(self.stats.last_error or "some events were not acknowledged")
 
-    @staticmethod
-    def _abandon(batch: _Batch | None) -> None:
+    def _abandon(self, batch: _Batch | None) -> None:
         if batch is not None and batch.conn is not None:
-            batch.conn.rollback()
-            batch.conn.close()
+            self._sessions.release(batch.conn, commit=False)
 
     # -- one batch, and the pipelined loop ------------------------------------------
 
@@ -545,6 +573,74 @@ class _Inline:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+# A relay session's setup, one round trip:
+# * walk the pending index in id order whatever the statistics say: planned as a bitmap
+#   scan (a fresh or stale table looks nearly empty) the claim sorts the whole backlog,
+#   every batch, just when a backlog needs draining;
+# * receive one 4 MiB value, so libpq grows the connection's input buffer to that size
+#   (it never shrinks it). A claim's result, a few MB, is then read in a few large
+#   reads instead of hundreds of 16 KB ones. Each read hands the GIL back and forth
+#   with the sending thread, which holds it for up to the 5 ms switch interval: with the
+#   sender busy a 2,000-row claim took 300-650 ms unprimed and 26-37 ms primed.
+_SESSION_SETUP = "SELECT set_config('enable_bitmapscan', 'off', false), repeat(' ', 4194304)"
+
+
+class _Sessions:
+    """The relay's own PostgreSQL connections, each kept open from batch to batch.
+
+    A batch's transaction holds its claimed rows' locks while they are sent, so there
+    is a connection per batch in flight. Checking one out of the engine's pool for every
+    batch cost a liveness ping, and the planner setting a ``SET LOCAL`` in each
+    transaction: round trips that the database thread paid while the sending thread
+    held the GIL (each reply waits for it), which made it the pipeline's slowest stage.
+    A new session is set up once (``_SESSION_SETUP``).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._idle: deque[Connection] = deque()  # appended and popped from both threads
+
+    def take(self) -> Connection:
+        """A connection with a transaction begun."""
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self.engine.connect()
+            try:
+                conn.exec_driver_sql(_SESSION_SETUP).all()
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+        conn.begin()
+        return conn
+
+    def release(self, conn: Connection, commit: bool) -> None:
+        """End the transaction; the connection is kept for the next batch if that worked."""
+        try:
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        except BaseException:
+            conn.invalidate()
+            conn.close()
+            raise
+        self._idle.append(conn)
+
+    def close(self) -> None:
+        """Give the idle connections back to the pool, as they were taken."""
+        while self._idle:
+            conn = self._idle.pop()
+            try:
+                conn.exec_driver_sql("RESET enable_bitmapscan")
+                conn.commit()
+            except SQLAlchemyError:
+                conn.invalidate()
+            finally:
+                conn.close()
 
 
 class RelayError(RuntimeError):
