@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from events.broker import EmbeddedBroker, bootstrap_servers_from_env
 from events.cloudevents import EventEnvelope
 from events.producer import idempotent_producer
-from events.relay import Relay, envelope
+from events.relay import DEFAULT_BATCH_SIZE, Relay, envelope
 from events.topics import ensure_topics
 from marketplace import migrate
 from marketplace.actor import Actor
@@ -107,7 +107,7 @@ def relay_rate(database_url: str, bootstrap: str, batch_size: int, expected: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--bootstrap", default=bootstrap_servers_from_env())
     parser.add_argument("--rounds", type=int, default=3)

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import click
 
+from events.relay import DEFAULT_BATCH_SIZE
 from marketplace.actor import Actor
 from marketplace.config import Settings
 from marketplace.db import make_engine, make_session_factory
@@ -120,7 +121,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
-@click.option("--batch-size", default=500, show_default=True, type=int)
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=int)
 def relay(batch_size: int) -> None:
     """Publish the outbox to Kafka until stopped."""
     from marketplace.relay import run_relay

@@ -6,7 +6,7 @@ import signal
 import threading
 
 from events.producer import idempotent_producer
-from events.relay import Relay
+from events.relay import DEFAULT_BATCH_SIZE, Relay
 from events.topics import ensure_topics
 from marketplace.config import Settings
 from marketplace.db import make_engine
@@ -15,14 +15,16 @@ from marketplace.models.events import outbox_tables
 log = logging.getLogger(__name__)
 
 
-def build_relay(settings: Settings, bootstrap_servers: str, batch_size: int = 500) -> Relay:
+def build_relay(settings: Settings, bootstrap_servers: str,
+                batch_size: int = DEFAULT_BATCH_SIZE) -> Relay:
     engine = make_engine(settings.database_url)
     return Relay(engine=engine, tables=outbox_tables,
                  producer_factory=lambda: idempotent_producer(bootstrap_servers),
                  batch_size=batch_size)
 
 
-def run_relay(settings: Settings, bootstrap_servers: str, batch_size: int = 500) -> None:
+def run_relay(settings: Settings, bootstrap_servers: str,
+              batch_size: int = DEFAULT_BATCH_SIZE) -> None:
     """Create the topics, then publish until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
