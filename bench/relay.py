@@ -1,6 +1,6 @@
 """Relay throughput next to a raw idempotent kafka-python producer, same broker, same run.
 
-    python -m bench.relay [--events 20000] [--database-url URL] [--bootstrap HOST:PORT]
+    python -m bench.relay [--events 20000] [--rounds 9] [--database-url URL] [--bootstrap HOST:PORT]
 
 Both sides send the same payloads (the outbox rows' data and CloudEvents headers)
 with the same producer settings; the relay additionally claims rows, waits for the
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--bootstrap", default=bootstrap_servers_from_env())
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     with ExitStack() as stack:
         bootstrap = args.bootstrap

@@ -200,3 +200,33 @@ def test_feed_cursor_never_skips_a_late_committing_event(
     with uow_factory() as uow:
         ids = dict(uow.session.execute(select(outbox.c.record_key, outbox.c.id)).all())
     assert ids["late"] < ids["early"]  # an id cursor would have skipped it
+
+
+def test_relay_sessions_are_reused_and_given_back_as_they_were(
+        database_url: str, bootstrap: str, uow_factory: Callable[..., UnitOfWork]) -> None:
+    """PostgreSQL: one session serves batch after batch; on close its planner setting
+    is reset before the connection goes back to the engine's pool."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite: the relay takes no sessions of its own")
+    relay = make_relay(database_url, bootstrap, batch_size=2)
+    emit_approvals(uow_factory, count=6)
+    relay.after_ack = lambda rows: assert_no_idle_session(relay)
+    pids = set()
+    for _ in range(3):
+        assert relay.publish_batch() == 2
+        (session,) = relay._sessions._idle  # the batch's session, kept for the next one
+        pids.add(session.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        assert session.exec_driver_sql("SHOW enable_bitmapscan").scalar_one() == "off"
+        session.rollback()
+    assert len(pids) == 1
+    relay.close()
+    assert not relay._sessions._idle
+    with relay.engine.connect() as conn:  # the session, back in the pool as it was taken
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() in pids
+        assert conn.exec_driver_sql("SHOW enable_bitmapscan").scalar_one() == "on"
+    relay.engine.dispose()
+
+
+def assert_no_idle_session(relay: Any) -> None:
+    """While a batch is in flight its session is out of the idle list."""
+    assert not relay._sessions._idle
