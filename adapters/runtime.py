@@ -28,7 +28,7 @@ from adapters.ordering import EventTimeConsumer
 from adapters.outputs import OutputWriter
 from adapters.peppol import TrustIdentity
 from adapters.webhook import WebhookSender, enqueue
-from events.consumer import ConsumedEvent, Gap
+from events.consumer import ConsumedEvent, Gap, UnhealedGap
 from events.producer import idempotent_producer
 from schemas.events import registry
 from schemas.events.registry import parse_ce_type
@@ -50,8 +50,9 @@ def validate(ce_type: str, raw: bytes) -> None:
     registry.validate(ce_type, json.loads(raw))
 
 
-class SequenceGap(RuntimeError):
-    """A gap that cannot be healed here; raised so the record is retried, then dead-lettered."""
+class SequenceGap(UnhealedGap):
+    """A gap that cannot be healed here; raised so the record is retried, then dead-lettered
+    without being marked consumed."""
 
 
 @dataclass

@@ -10,7 +10,8 @@ at any point means a redelivery, which the inbox turns into a no-op.
 A handler that keeps failing is retried a bounded number of times; then the
 record goes to ``<topic>.dlq`` with headers naming its origin and the error,
 its sequence is marked consumed (so the aggregate's later events are not held
-up by it), and the partition moves on.
+up by it), and the partition moves on. A record that failed on a gap nobody could
+fill (``UnhealedGap``) is not marked: the missing events may still come.
 
 A poll's records are applied together (:meth:`EventConsumer.apply_records`): one
 transaction, the inbox and the sequences read once for the batch and written once at
@@ -83,9 +84,20 @@ class Gap:
     received: int
 
 
+class UnhealedGap(RuntimeError):
+    """Raised by a gap handler that could not fill a gap: the missing events may still come.
+
+    A record dead-lettered for this is not marked consumed: its stream's sequence stays
+    where it was, so the missing events are applied when they arrive, and the record
+    itself when it is published again (a relay re-sends an aggregate's events from the
+    first one the broker did not acknowledge, in order).
+    """
+
+
 Handler = Callable[[Connection, ConsumedEvent], None]
 # Called inside the transaction when a sequence gap is seen, before the handler.
-# It may heal the gap (apply the missing events itself) or raise to retry later.
+# It may heal the gap (apply the missing events itself) or raise (``UnhealedGap``) to
+# retry later.
 GapHandler = Callable[[Connection, ConsumedEvent, Gap], None]
 
 
@@ -369,7 +381,11 @@ class EventConsumer:
             self.process(record)
 
     def dead_letter(self, record: Any, error: BaseException) -> None:
-        """Publish ``record`` to its DLQ, then mark it consumed so the partition moves on."""
+        """Publish ``record`` to its DLQ, then mark it consumed so the partition moves on.
+
+        Not after an ``UnhealedGap``: marking it would raise its stream's sequence past
+        the missing events, and they would be dropped as already applied on arrival.
+        """
         headers = list(record.headers or []) + [
             ("dlq_origin_topic", record.topic.encode()),
             ("dlq_origin_partition", str(record.partition).encode()),
@@ -383,7 +399,7 @@ class EventConsumer:
         self.dlq_producer().flush()
         future.get(timeout=30)
         event = _envelope_only(record)
-        if event is not None:
+        if event is not None and not isinstance(error, UnhealedGap):
             with self.engine.begin() as conn:
                 if not self._already_applied(conn, event.envelope):
                     self.record_applied(conn, event)

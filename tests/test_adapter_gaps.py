@@ -109,3 +109,30 @@ def test_without_a_register_url_a_gap_is_retried_then_dead_lettered(
     assert dead.value == third[0].data
     assert set(_versions(adapter).values()) == {"4.0"}  # never applied over the gap
     adapter.close()
+
+
+def test_an_event_dead_lettered_over_a_gap_is_applied_when_the_gap_fills(
+        tmp_path: Path, bootstrap: str) -> None:
+    """The wire held /3 but not /2 (the broker failed /2's batch and took a later one);
+    the relay then re-sends both in order. The gap's dead letter must not have used up
+    sequence 3, or /2 would be dropped as already applied and /3 as a duplicate."""
+    topic, ack_topic = fresh_topics(bootstrap, 2)
+    stream = Stream()
+    for n in range(3):
+        stream.add("approval.granted", data_for("approval.granted", product_version=f"5.{n}"))
+    first, second, third = stream.events
+    adapter = broker_adapter(tmp_path, bootstrap, topic, ack_topic, TRUST_A)
+    adapter.consumer.retry_backoff = 0.01
+    wait_assigned(adapter)
+    publish(bootstrap, topic, [first, third])
+    drain([adapter], lambda: applied(adapter) == 2)
+    assert adapter.consumer.stats.dead_lettered == 1
+    assert set(_versions(adapter).values()) == {"5.0"}
+    publish(bootstrap, topic, [second, third])  # the relay's re-send, in order
+    drain([adapter], lambda: applied(adapter) == 4)
+    stats = adapter.consumer.stats
+    assert (stats.applied, stats.dead_lettered, stats.duplicates) == (3, 1, 0)
+    assert set(_versions(adapter).values()) == {"5.2"}
+    with adapter.engine.connect() as conn:
+        assert set(register.last_sequences(conn, adapter.config.consumer_name).values()) == {3}
+    adapter.close()
