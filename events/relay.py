@@ -618,16 +618,27 @@ class _Sessions:
         return conn
 
     def release(self, conn: Connection, commit: bool) -> None:
-        """End the transaction; the connection is kept for the next batch if that worked."""
+        """End the transaction; the connection is kept for the next batch if that worked.
+
+        A failed commit is raised (the batch is not marked). A failed rollback is not:
+        the connection is dropped either way, and the error that led to the rollback
+        (a claim on a lost connection, say) is the one worth raising.
+        """
         try:
             if commit:
                 conn.commit()
             else:
                 conn.rollback()
-        except BaseException:
+        except Exception as exc:
             conn.invalidate()
             conn.close()
-            raise
+            if commit:
+                raise
+            log.warning("relay: session dropped after a failed rollback: %s", exc)
+            return
+        if conn.invalidated:  # SQLAlchemy saw it disconnect: a reconnect would skip the setup
+            conn.close()
+            return
         self._idle.append(conn)
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from events.relay import outbox_status
 from marketplace.db import make_engine
@@ -230,3 +231,29 @@ def test_relay_sessions_are_reused_and_given_back_as_they_were(
 def assert_no_idle_session(relay: Any) -> None:
     """While a batch is in flight its session is out of the idle list."""
     assert not relay._sessions._idle
+
+
+def test_a_relay_session_lost_between_batches_fails_one_batch_and_is_replaced(
+        database_url: str, bootstrap: str, uow_factory: Callable[..., UnitOfWork]) -> None:
+    """PostgreSQL: the server ends the relay's idle session; the next claim fails as a
+    lost connection (which ``Relay.run`` backs off from), the session is dropped, and the
+    claim after that takes a new one and publishes."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite: the relay takes no sessions of its own")
+    relay = make_relay(database_url, bootstrap, batch_size=2)
+    emit_approvals(uow_factory, count=4)
+    assert relay.publish_batch() == 2
+    (session,) = relay._sessions._idle
+    pid = session.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    session.rollback()
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})").scalar_one()
+    engine.dispose()
+    with pytest.raises(OperationalError):
+        relay.publish_batch()
+    assert not relay._sessions._idle  # the dead session was dropped, not kept
+    assert relay.publish_batch() == 2
+    assert outbox_status(relay.engine, outbox_tables).pending == 0
+    relay.close()
+    relay.engine.dispose()
