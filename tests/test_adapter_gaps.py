@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -14,6 +15,8 @@ from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
 from adapters import register
+from adapters.runtime import TrustAdapter
+from events.cloudevents import EventEnvelope
 from events.relay import envelope
 from marketplace.models.events import outbox
 from marketplace.unit_of_work import UnitOfWork
@@ -88,18 +91,29 @@ def test_gaps_and_reorderings_are_healed_from_the_feed(
     adapter.close()
 
 
-def test_without_a_register_url_a_gap_is_retried_then_dead_lettered(
-        tmp_path: Path, bootstrap: str) -> None:
+def _third_without_the_second(tmp_path: Path, bootstrap: str, version: str
+                              ) -> tuple[TrustAdapter, str,
+                                         list[tuple[EventEnvelope, dict[str, Any]]]]:
+    """An adapter without a register URL that received /1 and /3 of three approval events
+    (product versions ``<version>.0`` to ``.2``) and has dealt with both; its topic and the
+    three events."""
     topic, ack_topic = fresh_topics(bootstrap, 2)
     stream = Stream()
     for n in range(3):
-        stream.add("approval.granted", data_for("approval.granted", product_version=f"4.{n}"))
+        stream.add("approval.granted",
+                   data_for("approval.granted", product_version=f"{version}.{n}"))
     first, _, third = stream.events
     adapter = broker_adapter(tmp_path, bootstrap, topic, ack_topic, TRUST_A)
     adapter.consumer.retry_backoff = 0.01
     wait_assigned(adapter)
     publish(bootstrap, topic, [first, third])
     drain([adapter], lambda: applied(adapter) == 2)
+    return adapter, topic, stream.events
+
+
+def test_without_a_register_url_a_gap_is_retried_then_dead_lettered(
+        tmp_path: Path, bootstrap: str) -> None:
+    adapter, topic, (_, _, third) = _third_without_the_second(tmp_path, bootstrap, "4")
     stats = adapter.consumer.stats
     assert (stats.applied, stats.dead_lettered, stats.retries) == (1, 1, 2)
     [dead] = read_from(bootstrap, {TopicPartition(dlq_topic(topic), 0): 0}, count=1,
@@ -116,16 +130,7 @@ def test_an_event_dead_lettered_over_a_gap_is_applied_when_the_gap_fills(
     """The wire held /3 but not /2 (the broker failed /2's batch and took a later one);
     the relay then re-sends both in order. The gap's dead letter must not have used up
     sequence 3, or /2 would be dropped as already applied and /3 as a duplicate."""
-    topic, ack_topic = fresh_topics(bootstrap, 2)
-    stream = Stream()
-    for n in range(3):
-        stream.add("approval.granted", data_for("approval.granted", product_version=f"5.{n}"))
-    first, second, third = stream.events
-    adapter = broker_adapter(tmp_path, bootstrap, topic, ack_topic, TRUST_A)
-    adapter.consumer.retry_backoff = 0.01
-    wait_assigned(adapter)
-    publish(bootstrap, topic, [first, third])
-    drain([adapter], lambda: applied(adapter) == 2)
+    adapter, topic, (_, second, third) = _third_without_the_second(tmp_path, bootstrap, "5")
     assert adapter.consumer.stats.dead_lettered == 1
     assert set(_versions(adapter).values()) == {"5.0"}
     publish(bootstrap, topic, [second, third])  # the relay's re-send, in order
