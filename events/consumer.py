@@ -187,11 +187,19 @@ class EventConsumer:
     _consumer: KafkaConsumer | None = None
     _dlq: KafkaProducer | None = None
     _book: _Book | None = None  # while events are being applied
+    # Creating the consumer once even when two threads ask at once (a host joining its
+    # group while a monitor reads the assignment): a second KafkaConsumer would join the
+    # same group, take some partitions and never poll them.
+    _creating: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- Kafka plumbing -------------------------------------------------------------
 
     def consumer(self) -> KafkaConsumer:
-        if self._consumer is None:
+        if self._consumer is not None:
+            return self._consumer
+        with self._creating:
+            if self._consumer is not None:
+                return self._consumer
             config: dict[str, Any] = {
                 "bootstrap_servers": self.bootstrap_servers.split(","),
                 "group_id": self.name,
@@ -203,14 +211,17 @@ class EventConsumer:
                 "max_poll_records": 500,
             }
             config.update(self.consumer_config)
-            self._consumer = KafkaConsumer(**config)
-            self._consumer.subscribe(list(self.topics))
-        return self._consumer
+            consumer = KafkaConsumer(**config)
+            consumer.subscribe(list(self.topics))
+            self._consumer = consumer
+            return consumer
 
     def dlq_producer(self) -> KafkaProducer:
-        if self._dlq is None:
-            self._dlq = idempotent_producer(self.bootstrap_servers, client_id=f"{self.name}-dlq")
-        return self._dlq
+        with self._creating:
+            if self._dlq is None:
+                self._dlq = idempotent_producer(self.bootstrap_servers,
+                                                client_id=f"{self.name}-dlq")
+            return self._dlq
 
     def close(self) -> None:
         if self._consumer is not None:
