@@ -31,6 +31,7 @@ import time
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ def main() -> None:
         engine = make_engine(database_url)
         migrate.upgrade(engine)
         relay = Relay(engine=engine, tables=outbox_tables,
-                      producer_factory=lambda: idempotent_producer(bootstrap))
+                      producer_factory=partial(idempotent_producer, bootstrap))
         relay_stop = threading.Event()
         relay_thread = threading.Thread(target=relay.run, args=(relay_stop, 0.02))
         relay_thread.start()

@@ -92,8 +92,8 @@ def raw_producer_rate(bootstrap: str, records: list[tuple[str, EventEnvelope]],
 def relay_rate(database_url: str, bootstrap: str, batch_size: int, expected: int) -> float:
     """Drain the outbox with the relay, as ``marketplace relay`` publishes; events/s."""
     relay = Relay(engine=make_engine(database_url), tables=outbox_tables,
-                  producer_factory=lambda: idempotent_producer(bootstrap), batch_size=batch_size)
-    relay.producer()  # connect before timing, as the raw producer's constructor does
+                  producer_factory=partial(idempotent_producer, bootstrap), batch_size=batch_size)
+    relay.connect()  # connect before timing, as the raw producer's constructor does
     began = time.perf_counter()
     published = relay.drain()
     elapsed = time.perf_counter() - began

@@ -16,25 +16,22 @@ relays at once:
 Marking assigns feed positions under the feed-counter row lock: positions become
 visible in order, which is what keeps the ``/events`` cursor exact.
 
-Throughput: building records is CPU work under the GIL, claiming and marking on
-PostgreSQL is mostly waiting on the server, so there ``publish_pipelined`` does the
-database work on a second thread while the current batch is built and sent (on
-SQLite, in-process, it stays in the sending thread; see ``BENCHMARKS.md``).
+Throughput: building Kafka records is CPU work in Python, and so is reading and
+marking rows; the records are built and sent in a process of their own
+(:mod:`events.relay_sender`) while this one marks the batch before and claims the
+batch after (see ``BENCHMARKS.md``).
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from sqlalchemy import (
     BigInteger,
@@ -61,13 +58,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from events.cloudevents import EventEnvelope, binary_headers
+from events.cloudevents import EventEnvelope
 from events.database import READ_ONLY
 from events.prepared import Prepared
+from events.relay_sender import Outcome, ProducerFactory, SenderProcess
 from events.tables import OutboxTables
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: Events claimed, sent and marked together. Larger batches spread each batch's round
 #: trips and acknowledgement wait over more events (``bench.relay`` measures this size).
@@ -143,15 +140,17 @@ class WireRow(NamedTuple):
 
 
 def _wire_columns(outbox: Table, postgres: bool) -> list[ColumnElement[Any]]:
-    """The claim's columns; PostgreSQL renders ``ce_time`` as SQLite stores it, as text.
+    """The claim's columns; PostgreSQL renders ``ce_time`` as the header carries it.
 
     Reading it as a datetime and formatting it again was 3 µs an event in the relay's
-    database thread, time the sending thread waited for the GIL.
+    database thread, time the sending thread waited for the GIL; the server writes the
+    text exactly as ``datetime.isoformat`` would (whole seconds without a fraction).
     """
     columns: list[ColumnElement[Any]] = [outbox.c[name] for name in WireRow._fields]
     if postgres:
-        columns[-1] = func.to_char(func.timezone("UTC", outbox.c.ce_time),
-                                   "YYYY-MM-DD HH24:MI:SS.US").label("ce_time")
+        text = func.to_char(func.timezone("UTC", outbox.c.ce_time),
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        columns[-1] = func.replace(text, ".000000+", "+").label("ce_time")
     return columns
 
 
@@ -177,6 +176,7 @@ _make_wire_row = WireRow._make
 
 
 def _wire_rows(fetched: list[tuple[Any, ...]]) -> list[WireRow]:
+    """SQLite's claimed rows, their stored time rewritten as the header carries it."""
     return [_make_wire_row((*row[:-1], iso_utc(row[-1]))) for row in fetched]
 
 
@@ -190,7 +190,6 @@ class _Batch:
 
     rows: list[WireRow]
     conn: Connection | None = None
-    futures: list[Any] = field(default_factory=list)
     after_id: int = 0
 
     @property
@@ -206,32 +205,35 @@ class _Batch:
 class Relay:
     engine: Engine
     tables: OutboxTables
-    producer_factory: Callable[[], KafkaProducer]
+    # Called in the sending process, so it must pickle: a module-level function or a
+    # ``functools.partial`` of one (``partial(idempotent_producer, servers)``).
+    producer_factory: ProducerFactory
     batch_size: int = DEFAULT_BATCH_SIZE
     max_backoff: float = 30.0
     stats: RelayStats = field(default_factory=RelayStats)
     # A test hook: called after the broker acknowledged a batch and before it is marked.
     after_ack: Callable[[list[WireRow]], None] | None = None
-    _producer: KafkaProducer | None = None
+    _sender: SenderProcess | None = None
 
     @property
     def _postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    def producer(self) -> KafkaProducer:
-        if self._producer is None:
-            self._producer = self.producer_factory()
-        return self._producer
+    def connect(self) -> SenderProcess:
+        """The sending process, started (its producer connected) on first use."""
+        if self._sender is None:
+            self._sender = SenderProcess(self.producer_factory)
+        return self._sender
 
     def close(self) -> None:
-        """Close the producer and the relay's own database connections."""
-        self._close_producer()
+        """Stop the sending process and close the relay's own database connections."""
+        self._close_sender()
         self._sessions.close()
 
-    def _close_producer(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=5)
-            self._producer = None
+    def _close_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
 
     @cached_property
     def _sessions(self) -> _Sessions:
@@ -262,7 +264,7 @@ class Relay:
         if not rows:
             self._sessions.release(conn, commit=False)
             return None
-        return _Batch(_wire_rows(rows), conn)
+        return _Batch(list(map(_make_wire_row, rows)), conn)  # ready to send as read
 
     @cached_property
     def _sqlite_claim(self) -> Prepared:
@@ -310,33 +312,25 @@ class Relay:
             .where(ranked.c.sequence == expected.c.next + ranked.c.run - 1)
             .order_by(ranked.c.outbox_id))
 
-    def _send(self, batch: _Batch) -> None:
-        send, futures = self.producer().send, batch.futures
-        for row in batch.rows:  # the envelope's headers without the envelope: per-event cost
-            futures.append(send(row.topic, key=row.record_key.encode(), value=row.data.encode(),
-                                headers=binary_headers(row.event_id, row.ce_source, row.ce_type,
-                                                       row.ce_time, row.ce_subject,
-                                                       row.sequence)))
+    def _submit(self, batch: _Batch) -> None:
+        """Hand the batch to the sending process (plain tuples: they unpickle fastest)."""
+        self.connect().submit(list(map(tuple, batch.rows)))
 
-    def _await(self, batch: _Batch) -> list[WireRow]:
-        """Wait for the acknowledgements; the rows safe to mark.
+    def _acked(self, batch: _Batch, outcome: Outcome) -> list[WireRow]:
+        """The rows of ``batch`` safe to mark, given the indices the broker did not ack.
 
         After a failure the rest of that aggregate's rows are not marked either, so
         a retry resends them in order (duplicates are dropped by consumers).
         """
-        self.producer().flush()
-        acked, broken, error = [], set(), None
-        for row, future in zip(batch.rows, batch.futures, strict=True):
-            try:
-                future.get(timeout=0)
-            except Exception as exc:
-                broken.add(row.aggregate_key)
-                error = exc
-                continue
-            if row.aggregate_key not in broken:
-                acked.append(row)
-        if error is not None:
-            self.stats.last_error = f"{type(error).__name__}: {error}"
+        failed, error = outcome
+        if not failed:
+            acked = batch.rows
+        else:
+            missing = set(failed)
+            broken = {batch.rows[index].aggregate_key for index in missing}
+            acked = [row for index, row in enumerate(batch.rows)
+                     if index not in missing and row.aggregate_key not in broken]
+            self.stats.last_error = error
             log.warning("relay: %d of %d events not acknowledged: %s",
                         len(batch.rows) - len(acked), len(batch.rows), error)
         if self.after_ack:
@@ -348,8 +342,8 @@ class Relay:
         if not rows:
             return
         if self._postgres:
-            # The ids as one array literal: psycopg builds a list parameter element by
-            # element in Python, in the database thread, on the sending thread's GIL.
+            # The ids as one array literal: psycopg would build a list parameter element
+            # by element in Python.
             ids = ",".join(map(str, sorted(row.id for row in rows)))
             conn.execute(self._postgres_publish, {"ids": f"{{{ids}}}", "now": datetime.now(UTC)})
             return
@@ -433,7 +427,7 @@ class Relay:
             self.stats.last_published_at = datetime.now(UTC)
         if len(acked) < len(batch.rows):
             self.stats.failed_batches += 1
-            self._close_producer()  # a fresh producer after errors: no stale idempotence state
+            self._close_sender()  # a fresh producer after errors: no stale idempotence state
             raise RelayError(self.stats.last_error or "some events were not acknowledged")
 
     def _abandon(self, batch: _Batch | None) -> None:
@@ -448,9 +442,10 @@ class Relay:
         if batch is None:
             return 0
         try:
-            self._send(batch)
-            acked = self._await(batch)
+            self._submit(batch)
+            acked = self._acked(batch, self.connect().outcome())
         except BaseException:
+            self._close_sender()  # an answer may be outstanding: that sender is done with
             self._abandon(batch)
             raise
         self._finish(batch, acked)
@@ -462,68 +457,54 @@ class Relay:
         self.publish_pipelined(threading.Event(), idle_wait=0.0, until_idle=True)
         return self.stats.published - before
 
-    def _database_worker(self) -> ThreadPoolExecutor | _Inline:
-        """Where claims and marks run: a second thread on PostgreSQL (the work happens
-        in the server), this thread on SQLite (in-process, and its row-by-row release
-        of the GIL would hand every row of a claim to the sending thread and back)."""
-        if self._postgres:
-            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-db")
-        return _Inline()
-
     def publish_pipelined(self, stop: threading.Event, idle_wait: float,
                           until_idle: bool = False) -> None:
         """Publish until ``stop``, the database work overlapping the sending.
 
-        Sending is CPU work in this thread (kafka-python builds the records), while
-        claiming and marking mostly wait on the database, so they run on a second
-        thread, one job at a time, in order: while batch N+1 is built and sent, batch
-        N is marked and batch N+2 claimed. A batch is sent only after every earlier
-        batch was acknowledged, so a failure can never let a later event of an
-        aggregate overtake an earlier one.
+        While the sending process sends batch N, this thread marks batch N-1 and
+        claims batch N+1 (after N's rows, still locked or in flight). A batch is sent
+        only after every earlier batch was acknowledged, so a failure can never let a
+        later event of an aggregate overtake an earlier one: the batch claimed
+        meanwhile is given back unsent.
         """
-        with self._database_worker() as db:
-            inflight: _Batch | None = None  # sent, acknowledgements awaited
-            claim: Future[_Batch | None] | None = db.submit(self._claim, None)
-            marking: Future[None] | None = None
-            try:
-                while True:
-                    assert claim is not None
-                    upcoming, claim = claim.result(), None
-                    if marking is not None:  # done before the claim: one job at a time
-                        marking, done = None, marking
-                        done.result()
-                    if inflight is not None:
-                        acked = self._await(inflight)
-                        failed = len(acked) < len(inflight.rows)
-                        if failed:
-                            self._abandon(upcoming)
-                            upcoming = None
-                        marking = db.submit(self._finish, inflight, acked)
-                        inflight = None
-                        if failed:
-                            marking.result()  # raises RelayError once the rest is marked
-                    if upcoming is not None and stop.is_set():
+        inflight: _Batch | None = None  # with the sending process
+        upcoming: _Batch | None = None  # claimed, to be sent next
+        answered: tuple[_Batch, list[WireRow]] | None = None  # acknowledged, to be marked
+        try:
+            upcoming = self._claim()
+            while True:
+                if upcoming is not None and not stop.is_set():
+                    self._submit(upcoming)
+                    inflight, upcoming = upcoming, None
+                if answered is not None:
+                    done, answered = answered, None
+                    self._finish(*done)
+                if inflight is not None:
+                    upcoming = None if stop.is_set() else self._claim(inflight)
+                    acked = self._acked(inflight, self.connect().outcome())
+                    batch, inflight = inflight, None
+                    if len(acked) < len(batch.rows):
                         self._abandon(upcoming)
                         upcoming = None
-                    if upcoming is None:
-                        if marking is not None:
-                            marking, done = None, marking
-                            done.result()
-                        if until_idle or stop.is_set() or stop.wait(idle_wait):
-                            return
-                        claim = db.submit(self._claim, None)
-                        continue
-                    claim = db.submit(self._claim, upcoming)
-                    self._send(upcoming)
-                    inflight = upcoming
-            finally:
-                self._abandon(inflight)
-                if claim is not None:
-                    with contextlib.suppress(BaseException):
-                        self._abandon(claim.result())
-                if marking is not None:
-                    with contextlib.suppress(BaseException):
-                        marking.result()
+                        self._finish(batch, acked)  # raises RelayError once the rest is marked
+                    answered = (batch, acked)
+                    continue
+                self._abandon(upcoming)  # claimed as ``stop`` was set: never sent
+                upcoming = None
+                if until_idle or stop.is_set() or stop.wait(idle_wait):
+                    return
+                upcoming = self._claim()
+        except BaseException:
+            self._close_sender()  # an answer may be outstanding: that sender is done with
+            raise
+        finally:
+            self._abandon(inflight)
+            self._abandon(upcoming)
+            if answered is not None:  # acknowledged, then an error came before its marking
+                try:
+                    self._finish(*answered)
+                except Exception as exc:  # its rows are re-sent; consumers drop duplicates
+                    log.warning("relay: an acknowledged batch was not marked: %s", exc)
 
     def run(self, stop: threading.Event, idle_wait: float = 0.2,
             report_every: float = 30.0) -> None:
@@ -557,34 +538,10 @@ class Relay:
                      self.stats.published, status.pending, status.oldest_pending_age_seconds)
 
 
-class _Inline:
-    """An executor that runs each job at once, in the caller's thread."""
-
-    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
-        future: Future[T] = Future()
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-    def __enter__(self) -> _Inline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-# A relay session's setup, one round trip:
-# * walk the pending index in id order whatever the statistics say: planned as a bitmap
-#   scan (a fresh or stale table looks nearly empty) the claim sorts the whole backlog,
-#   every batch, just when a backlog needs draining;
-# * receive one 4 MiB value, so libpq grows the connection's input buffer to that size
-#   (it never shrinks it). A claim's result, a few MB, is then read in a few large
-#   reads instead of hundreds of 16 KB ones. Each read hands the GIL back and forth
-#   with the sending thread, which holds it for up to the 5 ms switch interval: with the
-#   sender busy a 2,000-row claim took 300-650 ms unprimed and 26-37 ms primed.
-_SESSION_SETUP = "SELECT set_config('enable_bitmapscan', 'off', false), repeat(' ', 4194304)"
+# A relay session's setup: walk the pending index in id order whatever the statistics
+# say. Planned as a bitmap scan (a fresh or stale table looks nearly empty) the claim
+# sorts the whole backlog, every batch, just when a backlog needs draining.
+_SESSION_SETUP = "SELECT set_config('enable_bitmapscan', 'off', false)"
 
 
 class _Sessions:
@@ -593,14 +550,13 @@ class _Sessions:
     A batch's transaction holds its claimed rows' locks while they are sent, so there
     is a connection per batch in flight. Checking one out of the engine's pool for every
     batch cost a liveness ping, and the planner setting a ``SET LOCAL`` in each
-    transaction: round trips that the database thread paid while the sending thread
-    held the GIL (each reply waits for it), which made it the pipeline's slowest stage.
-    A new session is set up once (``_SESSION_SETUP``).
+    transaction: round trips on every batch. A new session is set up once
+    (``_SESSION_SETUP``).
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._idle: deque[Connection] = deque()  # appended and popped from both threads
+        self._idle: deque[Connection] = deque()
 
     def take(self) -> Connection:
         """A connection with a transaction begun."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from functools import partial
 
 from events.producer import idempotent_producer
 from events.relay import DEFAULT_BATCH_SIZE, Relay
@@ -19,7 +20,7 @@ def build_relay(settings: Settings, bootstrap_servers: str,
                 batch_size: int = DEFAULT_BATCH_SIZE) -> Relay:
     engine = make_engine(settings.database_url)
     return Relay(engine=engine, tables=outbox_tables,
-                 producer_factory=lambda: idempotent_producer(bootstrap_servers),
+                 producer_factory=partial(idempotent_producer, bootstrap_servers),
                  batch_size=batch_size)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -39,7 +40,7 @@ def emit_approvals(uow_factory: Callable[..., UnitOfWork], approval_id: str | No
 
 def make_relay(database_url: str, bootstrap: str, **kwargs: Any) -> Relay:
     return Relay(engine=make_engine(database_url), tables=outbox_tables,
-                 producer_factory=lambda: idempotent_producer(bootstrap), **kwargs)
+                 producer_factory=partial(idempotent_producer, bootstrap), **kwargs)
 
 
 def unpublish_all(engine: Engine) -> None:

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,9 @@ def _writer(uow_factory: Callable[..., UnitOfWork], aggregates: list[str], total
 
 def _relay(database_url: str, bootstrap: str, **kwargs: Any) -> Relay:
     return Relay(engine=make_engine(database_url), tables=outbox_tables,
-                 producer_factory=lambda: idempotent_producer(
-                     bootstrap, request_timeout_ms=2000, delivery_timeout_ms=5000,
-                     max_block_ms=2000),
+                 producer_factory=partial(
+                     idempotent_producer, bootstrap, request_timeout_ms=2000,
+                     delivery_timeout_ms=5000, max_block_ms=2000),
                  max_backoff=1.0, **kwargs)
 
 
