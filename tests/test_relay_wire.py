@@ -1,13 +1,17 @@
-"""The relay's own reading of a stored timestamp equals what the column type reads."""
+"""The relay's own reading of a stored timestamp equals what the column type reads, and
+the PostgreSQL claim's rendering of it equals ``isoformat``."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import DateTime, Engine, bindparam, select
 from sqlalchemy.dialects import sqlite
 
-from events.relay import iso_utc
+from events.database import make_engine
+from events.relay import iso_utc, iso_utc_sql
 from events.sqltypes import UtcDateTime
 
 _SQLITE = sqlite.dialect()
@@ -38,3 +42,20 @@ def test_driver_datetimes_and_other_text_are_parsed(moment: datetime) -> None:
 def test_whole_seconds_drop_the_fraction_as_isoformat_does() -> None:
     assert iso_utc("2026-11-21 12:00:00.000000") == "2026-11-21T12:00:00+00:00"
     assert iso_utc("2026-11-21 12:00:00.000100") == "2026-11-21T12:00:00.000100+00:00"
+
+
+@cache
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+@settings(max_examples=60, deadline=None)
+@given(aware)
+@example(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))  # whole seconds: no fraction
+@example(datetime(2026, 11, 21, 12, 0, 0, 100, tzinfo=timezone(timedelta(hours=-8))))
+def test_postgres_renders_the_iso_form_isoformat_gives(postgres_url: str,
+                                                        moment: datetime) -> None:
+    with _engine(postgres_url).connect() as conn:
+        rendered = conn.execute(select(iso_utc_sql(
+            bindparam("moment", moment, type_=DateTime(timezone=True))))).scalar_one()
+    assert rendered == moment.astimezone(UTC).isoformat()
