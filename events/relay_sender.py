@@ -29,7 +29,10 @@ from kafka import KafkaProducer
 from events.cloudevents import binary_headers
 
 ProducerFactory = Callable[[], KafkaProducer]
-#: A claimed row as the relay passes it: ``events.relay.WireRow``'s fields, in order.
+#: What the relay passes of each claimed row, in this order (``events.relay.WireRow``
+#: names them the same).
+FIELDS = ("topic", "record_key", "data", "event_id", "ce_source", "ce_type", "ce_time",
+          "ce_subject", "sequence")
 Row = Sequence[Any]
 #: The answer for a batch: indices of the records not acknowledged, and the first error.
 Outcome = tuple[list[int], str | None]
@@ -124,8 +127,8 @@ def send_batch(producer: KafkaProducer, rows: list[Row]) -> Outcome:
     """Send the rows as CloudEvents (binary mode), flush, and report what failed."""
     send, futures = producer.send, []
     try:
-        for (_id, event_id, topic, _aggregate_key, record_key, sequence, ce_type, ce_source,
-             ce_subject, data, ce_time) in rows:  # the headers straight from the row
+        for (topic, record_key, data, event_id, ce_source, ce_type, ce_time, ce_subject,
+             sequence) in rows:  # FIELDS; the headers straight from the row
             futures.append(send(topic, key=record_key.encode(), value=data.encode(),
                                 headers=binary_headers(event_id, ce_source, ce_type, ce_time,
                                                        ce_subject, sequence)))
