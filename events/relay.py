@@ -59,10 +59,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from events import relay_sender
 from events.cloudevents import EventEnvelope
 from events.database import READ_ONLY
 from events.prepared import Prepared
+from events.relay_sender import FIELDS as SENT_FIELDS
 from events.relay_sender import Outcome, ProducerFactory, SenderProcess
 from events.tables import OutboxTables
 
@@ -163,9 +163,9 @@ def iso_utc(value: datetime | str) -> str:
     """A stored ``UtcDateTime`` as ISO 8601 text, exactly as ``datetime.isoformat`` gives it.
 
     SQLite holds naive UTC text in SQLAlchemy's fixed ``YYYY-MM-DD HH:MM:SS.ffffff``
-    form, and the PostgreSQL claim renders it the same way; that is rewritten here as
-    text (a fifth of the cost of parsing it). Anything else (a driver's datetime, other
-    text) is read as the column type would read it.
+    form; that is rewritten here as text (a fifth of the cost of parsing it). Anything
+    else (a driver's datetime, other text) is read as the column type would read it.
+    (The PostgreSQL claim needs none of this: the server renders it, ``iso_utc_sql``.)
     """
     if isinstance(value, str):
         if len(value) == 26 and value[10] == " ":
@@ -178,7 +178,7 @@ def iso_utc(value: datetime | str) -> str:
 
 
 _make_wire_row = WireRow._make
-_sent_fields = itemgetter(*(WireRow._fields.index(name) for name in relay_sender.FIELDS))
+_sent_fields = itemgetter(*(WireRow._fields.index(name) for name in SENT_FIELDS))
 
 
 def _wire_rows(fetched: list[tuple[Any, ...]]) -> list[WireRow]:

@@ -27,7 +27,7 @@ def _gone(pid: int) -> bool:
     """Whether ``pid`` has exited (a zombie awaiting its reaper counts as exited)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
-    except (FileNotFoundError, ProcessLookupError):
+    except FileNotFoundError:
         return True
 
 
