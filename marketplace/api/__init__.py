@@ -1,1 +1,0 @@
-"""The JSON API, one blueprint per domain, mounted under ``/api/v1``."""

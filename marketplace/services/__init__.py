@@ -1,1 +1,0 @@
-"""The service layer: every rule and state change, called by views and the CLI alike."""
