@@ -8,6 +8,7 @@ Schema / OpenAPI exporters (apispec) can carry the same rule as a ``pattern``.
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any, Literal
 
 from marshmallow import ValidationError, fields, validate
@@ -32,6 +33,9 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 PERCENT_PATTERN = r"^(100|[0-9]{1,2})(\.[0-9]{1,2})?$"
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
 SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
+#: The largest integer every database stores (a signed 64-bit ``BIGINT``): the bound of
+#: every integer a query string may carry.
+BIGINT_MAX = 2**63 - 1
 #: Currencies the marketplace accepts. Money is integer minor units (pence) plus this.
 CURRENCIES: tuple[str, ...] = ("GBP",)
 
@@ -176,11 +180,33 @@ class Currency(fields.String):
                                  doc(description, optional=optional, **kwargs)))
 
 
-class Timestamp(fields.AwareDateTime):
+class Instant(fields.AwareDateTime):
+    """An aware instant that has a UTC form: ``0001-01-01T00:00+05:00`` lies before year 1 in
+    UTC (and ``9999-12-31T23:00-05:00`` after 9999), which no database can store or
+    compare, so it is refused here rather than failing in a query."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Out of range: the instant has no UTC form between the "
+                                  "years 1 and 9999.") from None
+        return moment
+
+
+class Timestamp(Instant):
     """An instant, RFC 3339 with an offset; naive times are rejected."""
 
     def __init__(self, description: str = "", *, optional: bool = False, **kwargs: Any):
         super().__init__(format="iso", **doc(description, optional=optional, **kwargs))
+
+
+class QueryInteger(fields.Integer):
+    """A whole number in a query string (text), bounded by what every database stores."""
+
+    def __init__(self, *, minimum: int = 0, maximum: int = BIGINT_MAX, **kwargs: Any):
+        super().__init__(**_with(validate.Range(min=minimum, max=maximum), kwargs))
 
 
 class Day(fields.Date):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from schemas.statuses import OrganisationKind as K
+
 #: ICB: ``Q`` and two upper-case letters or digits (e.g. ``QE1``).
 ICB_ODS_PATTERN = r"^Q[A-Z0-9]{2}$"
 #: Trust: ``R`` or ``T`` and two upper-case letters or digits (e.g. ``RJ1``).
@@ -22,19 +24,19 @@ NATIONAL_ODS = re.compile(NATIONAL_ODS_PATTERN)
 COMPANIES_HOUSE = re.compile(COMPANIES_HOUSE_PATTERN)
 
 ORGANISATION_CODE_RULES: dict[str, tuple[re.Pattern[str], ...]] = {
-    "icb": (ICB_ODS,),
-    "trust": (TRUST_ODS,),
-    "innovator": (COMPANIES_HOUSE,),
-    "assessor": (NATIONAL_ODS,),
-    "funder": (NATIONAL_ODS, COMPANIES_HOUSE),
+    K.ICB: (ICB_ODS,),
+    K.TRUST: (TRUST_ODS,),
+    K.INNOVATOR: (COMPANIES_HOUSE,),
+    K.ASSESSOR: (NATIONAL_ODS,),
+    K.FUNDER: (NATIONAL_ODS, COMPANIES_HOUSE),
 }
 
 ORGANISATION_CODE_HELP: dict[str, str] = {
-    "icb": "an ICB ODS code: Q and two upper-case letters or digits, e.g. QE1",
-    "trust": "a trust ODS code: R or T and two upper-case letters or digits, e.g. RJ1",
-    "innovator": "a Companies House number: 8 digits or 2 letters and 6 digits",
-    "assessor": "an ODS code of 3 to 5 upper-case letters or digits",
-    "funder": "an ODS code or a Companies House number",
+    K.ICB: "an ICB ODS code: Q and two upper-case letters or digits, e.g. QE1",
+    K.TRUST: "a trust ODS code: R or T and two upper-case letters or digits, e.g. RJ1",
+    K.INNOVATOR: "a Companies House number: 8 digits or 2 letters and 6 digits",
+    K.ASSESSOR: "an ODS code of 3 to 5 upper-case letters or digits",
+    K.FUNDER: "an ODS code or a Companies House number",
 }
 
 

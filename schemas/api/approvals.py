@@ -15,32 +15,24 @@ from schemas.events.approvals import (
     ACTION_REASONS,
     CYBER_ESSENTIALS_LEVELS,
     DSPT_STATUSES,
+    DSPT_YEAR_PATTERN,
     NICE_ROUTES,
     DtacResultsSchema,
 )
 from schemas.events.common import DEVICE_CLASSES, DEVICE_MARKS, ESF_TIERS
-from schemas.fields import FullMatch
+from schemas.fields import Choice, Day, Pattern, Text, doc
+from schemas.statuses import ApprovalStatus, DecisionOutcome, words
 
 #: ICO data protection register numbers, e.g. ZA123456 or Z1234567.
 ICO_REGISTRATION_PATTERN = r"^Z[A-Z0-9][0-9]{6}$"
-APPROVAL_STATUSES = ("submitted", "under_review", "approved", "conditional", "rejected",
-                     "suspended", "revoked", "expired")
+APPROVAL_STATUSES = words(ApprovalStatus)
+DECISION_OUTCOMES = words(DecisionOutcome)
 WCAG_LEVELS = ("A", "AA", "AAA")
 
 
-def _d(text: str, **kwargs: Any) -> dict[str, Any]:
-    return {"metadata": {"description": text}, **kwargs}
-
-
-def _evidence(text: str, *, required: bool = True) -> fields.String:
-    extra = {"required": True} if required else {"load_default": None, "allow_none": True}
-    return fields.String(validate=validate.Length(min=1, max=36),
-                         **_d(f"{text} (an evidence document id of this listing).", **extra))
-
-
-def _optional_text(max_length: int, text: str) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=max_length), load_default=None,
-                         allow_none=True, **_d(text))
+def _evidence(text: str, *, required: bool = True) -> Text:
+    return Text(f"{text} (an evidence document id of this listing).", max_length=36,
+                optional=not required)
 
 
 class ClinicalSafety(Schema):
@@ -48,78 +40,67 @@ class ClinicalSafety(Schema):
 
     safety_case_evidence_id = _evidence("DCB0129 clinical safety case report")
     hazard_log_evidence_id = _evidence("Hazard log")
-    clinical_safety_officer = fields.String(required=True,
-                                            validate=validate.Length(min=1, max=200),
-                                            **_d("Name of the clinical safety officer."))
-    clinical_safety_officer_registration = fields.String(
-        required=True, validate=validate.Length(min=1, max=50),
-        **_d("Their professional registration, e.g. `GMC 7654321`."))
+    clinical_safety_officer = Text("Name of the clinical safety officer.")
+    clinical_safety_officer_registration = Text(
+        "Their professional registration, e.g. `GMC 7654321`.", max_length=50)
 
 
 class DataProtection(Schema):
     """C2 data protection."""
 
-    ico_registration = fields.String(required=True, validate=FullMatch(ICO_REGISTRATION_PATTERN),
-                                     **_d("ICO data protection register number."))
+    ico_registration = Pattern(ICO_REGISTRATION_PATTERN, "ICO data protection register number.")
     dpia_evidence_id = _evidence("Data protection impact assessment")
-    dspt_status = fields.String(required=True, validate=validate.OneOf(DSPT_STATUSES),
-                                **_d("Data Security and Protection Toolkit status."))
-    dspt_year = fields.String(required=True, validate=FullMatch(r"^20[0-9]{2}-[0-9]{2}$"),
-                              **_d("DSPT publication year, e.g. 2025-26; it stands until "
-                                   "the next year's 30 June deadline."))
+    dspt_status = Choice(DSPT_STATUSES, "Data Security and Protection Toolkit status.")
+    dspt_year = Pattern(DSPT_YEAR_PATTERN, "DSPT publication year, e.g. 2025-26; it stands "
+                        "until the next year's 30 June deadline.")
 
 
 class TechnicalSecurity(Schema):
     """C3 technical security."""
 
-    cyber_essentials_level = fields.String(required=True,
-                                           validate=validate.OneOf(CYBER_ESSENTIALS_LEVELS))
-    cyber_essentials_expires_on = fields.Date(required=True,
-                                              **_d("Expiry of the Cyber Essentials "
-                                                   "certificate."))
-    penetration_test_on = fields.Date(load_default=None, allow_none=True,
-                                      **_d("Date of the last penetration test (valid a "
-                                           "year)."))
+    cyber_essentials_level = Choice(CYBER_ESSENTIALS_LEVELS)
+    cyber_essentials_expires_on = Day("Expiry of the Cyber Essentials certificate.")
+    penetration_test_on = Day("Date of the last penetration test (valid a year).",
+                              optional=True)
     penetration_test_evidence_id = _evidence("Penetration test report", required=False)
-    mfa_enabled = fields.Boolean(required=True,
-                                 **_d("Multi-factor authentication for privileged and "
-                                      "remote access."))
+    # fields.Boolean, not Flag: the API has always accepted 1/0 and "true"/"false" here.
+    mfa_enabled = fields.Boolean(**doc("Multi-factor authentication for privileged and "
+                                       "remote access."))
 
 
 class Interoperability(Schema):
     """C4 interoperability."""
 
     interoperability_standards = fields.List(
-        fields.String(validate=validate.Length(min=1, max=100)), load_default=list,
-        validate=validate.Length(max=20), **_d("Standards met, e.g. `FHIR UK Core`."))
-    interoperability_notes = _optional_text(2000, "How the product integrates.")
+        Text(max_length=100), validate=validate.Length(max=20),
+        **doc("Standards met, e.g. `FHIR UK Core`.", required=False, load_default=list))
+    interoperability_notes = Text("How the product integrates.", max_length=2000,
+                                  optional=True)
 
 
 class UsabilityAccessibility(Schema):
     """D usability and accessibility."""
 
-    wcag_level = fields.String(required=True, validate=validate.OneOf(WCAG_LEVELS),
-                               **_d("WCAG 2.2 conformance level claimed."))
-    accessibility_notes = _optional_text(2000, "Accessibility statement or audit summary.")
+    wcag_level = Choice(WCAG_LEVELS, "WCAG 2.2 conformance level claimed.")
+    accessibility_notes = Text("Accessibility statement or audit summary.", max_length=2000,
+                               optional=True)
 
 
 class Device(Schema):
     """Medical device regulation (MHRA, UK MDR 2002)."""
 
-    device_class = fields.String(required=True, validate=validate.OneOf(DEVICE_CLASSES))
-    device_mark = fields.String(required=True, validate=validate.OneOf(DEVICE_MARKS))
-    device_certificate_expires_on = fields.Date(load_default=None, allow_none=True,
-                                                **_d("Required for a device."))
+    device_class = Choice(DEVICE_CLASSES)
+    device_mark = Choice(DEVICE_MARKS)
+    device_certificate_expires_on = Day("Required for a device.", optional=True)
     device_certificate_evidence_id = _evidence("Conformity certificate", required=False)
 
 
 class Nice(Schema):
     """NICE Evidence Standards Framework and evaluation route."""
 
-    nice_esf_tier = fields.String(required=True, validate=validate.OneOf(ESF_TIERS))
-    nice_route = fields.String(load_default=None, allow_none=True,
-                               validate=validate.OneOf(NICE_ROUTES))
-    nice_recommendation = _optional_text(1000, "NICE recommendation, if any.")
+    nice_esf_tier = Choice(ESF_TIERS)
+    nice_route = Choice(NICE_ROUTES, optional=True)
+    nice_recommendation = Text("NICE recommendation, if any.", max_length=1000, optional=True)
 
 
 #: Body section -> its schema; the approval stores the sections' fields flat.
@@ -134,52 +115,52 @@ SECTIONS: dict[str, type[Schema]] = {
 }
 
 ApprovalSubmission = Schema.from_dict(
-    {name: fields.Nested(schema, required=True, **_d(schema.__doc__ or ""))
+    {name: fields.Nested(schema, **doc(schema.__doc__ or ""))
      for name, schema in SECTIONS.items()}, name="ApprovalSubmission")
 
 
 class ConditionIn(Schema):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=1000))
-    due_on = fields.Date(load_default=None, allow_none=True,
-                         **_d("Deadline (Europe/London); the approval expires if it passes."))
+    text = Text(max_length=1000)
+    due_on = Day("Deadline (Europe/London); the approval expires if it passes.",
+                 optional=True)
 
 
 class DecisionIn(Schema):
     """An assessor's decision on a submission under review."""
 
-    outcome = fields.String(required=True,
-                            validate=validate.OneOf(("approved", "conditional", "rejected")))
-    dtac = fields.Nested(DtacResultsSchema, required=True, **_d("Result per DTAC section."))
-    conditions = fields.List(fields.Nested(ConditionIn), load_default=list,
-                             validate=validate.Length(max=20),
-                             **_d("Required for conditional, empty for approved."))
-    notes = _optional_text(2000, "Assessor's notes; required for a rejection.")
-    nice_esf_tier = fields.String(load_default=None, allow_none=True,
-                                  validate=validate.OneOf(ESF_TIERS),
-                                  **_d("Tier as assessed, if it differs from the claim."))
-    nice_recommendation = _optional_text(1000, "NICE recommendation, if known now.")
+    outcome = Choice(DECISION_OUTCOMES)
+    dtac = fields.Nested(DtacResultsSchema, **doc("Result per DTAC section."))
+    conditions = fields.List(fields.Nested(ConditionIn), validate=validate.Length(max=20),
+                             **doc("Required for conditional, empty for approved.",
+                                   required=False, load_default=list))
+    notes = Text("Assessor's notes; required for a rejection.", max_length=2000,
+                 optional=True)
+    nice_esf_tier = Choice(ESF_TIERS, "Tier as assessed, if it differs from the claim.",
+                           optional=True)
+    nice_recommendation = Text("NICE recommendation, if known now.", max_length=1000,
+                               optional=True)
 
 
 class ActionIn(Schema):
     """Suspension or revocation: why, as a code and in words (no personal data)."""
 
-    reason_code = fields.String(required=True, validate=validate.OneOf(ACTION_REASONS))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    reason_code = Choice(ACTION_REASONS)
+    reason = Text(max_length=1000)
 
 
 class ReinstateIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
-                           **_d("Why the suspension is lifted."))
+    reason = Text("Why the suspension is lifted.", max_length=1000)
 
 
 class ConditionOut(Schema):
     condition_id = fields.String()
     text = fields.String()
-    due_on = fields.String(allow_none=True, **_d("YYYY-MM-DD, or null: no deadline"))
+    due_on = fields.String(**doc("YYYY-MM-DD, or null: no deadline", required=False,
+                                 allow_none=True))
 
 
 class ApprovalQuery(Schema):
-    status = fields.String(validate=validate.OneOf(APPROVAL_STATUSES))
+    status = Choice(APPROVAL_STATUSES, required=False)
     innovation_id = fields.String(validate=validate.Length(max=36))
     product_version = fields.String(validate=validate.Length(max=50))
 
@@ -199,9 +180,9 @@ class ApprovalOut(Schema):
     innovation_id = fields.String()
     innovator = fields.Nested(OrganisationRef, attribute="organisation")
     product_version = fields.String()
-    status = fields.String(validate=validate.OneOf(APPROVAL_STATUSES))
-    previous_status = fields.String(allow_none=True,
-                                    **_d("While suspended: the status to reinstate."))
+    status = Choice(APPROVAL_STATUSES, required=False)
+    previous_status = fields.String(**doc("While suspended: the status to reinstate.",
+                                          required=False, allow_none=True))
     submitted_at = fields.AwareDateTime()
     review_started_at = fields.AwareDateTime(allow_none=True)
     decided_at = fields.AwareDateTime(allow_none=True)
@@ -217,13 +198,14 @@ class ApprovalOut(Schema):
     d_usability_accessibility = fields.Nested(UsabilityAccessibility)
     device = fields.Nested(Device)
     nice = fields.Nested(Nice)
-    dtac = fields.Nested(DtacResultsSchema, allow_none=True,
-                         **_d("Assessed result per section; null until decided."))
+    dtac = fields.Nested(DtacResultsSchema, **doc("Assessed result per section; null until "
+                                                  "decided.", required=False, allow_none=True))
     conditions = fields.List(fields.Nested(ConditionOut))
     decision_notes = fields.String(allow_none=True)
     evidence_expiries = fields.Dict(keys=fields.String(), values=fields.String(),
-                                    **_d("evidence kind: when it lapses"))
-    expires_at = fields.AwareDateTime(**_d("The earliest expiry of the evidence."))
+                                    **doc("evidence kind: when it lapses", required=False))
+    expires_at = fields.AwareDateTime(**doc("The earliest expiry of the evidence.",
+                                            required=False))
     lapsed_evidence = fields.List(fields.String(), allow_none=True)
     version = fields.Integer()
 

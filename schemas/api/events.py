@@ -1,14 +1,17 @@
 """API bodies for the published-event feed (``/api/v1/events``)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
+
+from schemas.fields import QueryInteger, doc
 
 
 class EventFeedQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0),
-                           metadata={"description": "the cursor of the last event you have"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    topic = fields.String(metadata={"description": "only this topic"})
+    # QueryInteger, not Count: query strings carry numbers as text.
+    after = QueryInteger(**doc("the cursor of the last event you have", required=False,
+                               load_default=0))
+    limit = QueryInteger(minimum=1, maximum=1000, load_default=100)
+    topic = fields.String(**doc("only this topic", required=False))
 
 
 class FeedEvent(Schema):
@@ -21,9 +24,9 @@ class FeedEvent(Schema):
     sequence = fields.Integer()
     topic = fields.String()
     key = fields.String(attribute="record_key")
-    data = fields.Raw(metadata={"description": "the event's data, as on Kafka"})
+    data = fields.Raw(**doc("the event's data, as on Kafka", required=False))
 
 
 class EventFeedPage(Schema):
     items = fields.List(fields.Nested(FeedEvent))
-    next_cursor = fields.Integer(metadata={"description": "pass as ?after= for the next page"})
+    next_cursor = fields.Integer(**doc("pass as ?after= for the next page", required=False))

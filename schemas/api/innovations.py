@@ -10,7 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from schemas.api.organisations import OrganisationRef
 from schemas.events.common import DEVICE_CLASSES, DEVICE_MARKS, ESF_TIERS, PATHWAY_STAGES
 from schemas.events.innovations import PRICING_MODELS
-from schemas.fields import FullMatch
+from schemas.fields import Choice, Pattern, Text, doc
+from schemas.statuses import ListingStatus, words
 
 #: ``cancer.triage``: lower-case words joined by dots, most general first.
 CATEGORY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+){0,4}$"
@@ -18,7 +19,9 @@ PRODUCT_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$"
 #: A file name as given (shown on download): no paths, quotes or control characters.
 FILENAME_PATTERN = r'^[^/\\"\x00-\x1f\x7f]{1,255}$'
 MEDIA_TYPE_PATTERN = r"^[a-z]+/[a-z0-9.+-]{1,80}$"
-LISTING_STATUSES = ("draft", "published", "withdrawn")
+LISTING_STATUSES = words(ListingStatus)
+#: The statuses a listing update may ask for: publish a draft, or withdraw.
+LISTING_STATUS_CHANGES = words((ListingStatus.PUBLISHED, ListingStatus.WITHDRAWN))
 EVIDENCE_DOCUMENT_KINDS: tuple[str, ...] = (
     "dcb0129_safety_case", "hazard_log", "dpia", "dspt_assessment",
     "cyber_essentials_certificate", "penetration_test_report", "device_certificate",
@@ -28,43 +31,32 @@ EVIDENCE_DOCUMENT_KINDS: tuple[str, ...] = (
 SORTS = ("relevance", "recent")
 
 
-def _d(text: str) -> dict[str, Any]:
-    return {"metadata": {"description": text}}
-
-
 def _listing_fields(required: bool) -> dict[str, fields.Field]:
     """The editable fields: required on create, each optional on update."""
     req = {"required": required}
+    # Lists are never required; on create an absent one loads as empty.
+    listed = {"required": False, **({"load_default": list} if required else {})}
     return {
-        "name": fields.String(validate=validate.Length(min=1, max=200), **req,
-                              **_d("Product name as listed.")),
-        "summary": fields.String(validate=validate.Length(min=1, max=2000), **req,
-                                 **_d("Public summary of what the product does.")),
-        "product_version": fields.String(
-            validate=FullMatch(PRODUCT_VERSION_PATTERN), **req,
-            **_d("Current product version; a new version needs a new approval.")),
+        "name": Text("Product name as listed.", **req),
+        "summary": Text("Public summary of what the product does.", max_length=2000, **req),
+        "product_version": Pattern(
+            PRODUCT_VERSION_PATTERN,
+            "Current product version; a new version needs a new approval.", **req),
         "categories": fields.List(
-            fields.String(validate=FullMatch(CATEGORY_PATTERN)),
-            validate=validate.Length(min=1, max=10), **req,
-            **_d("Catalogue categories, e.g. `cancer.triage`.")),
+            Pattern(CATEGORY_PATTERN), validate=validate.Length(min=1, max=10),
+            **doc("Catalogue categories, e.g. `cancer.triage`.", **req)),
         "pathway_stages": fields.List(
-            fields.String(validate=validate.OneOf(PATHWAY_STAGES)),
-            validate=validate.Length(max=len(PATHWAY_STAGES)),
-            **({"load_default": list} if required else {}),
-            **_d("Care-pathway stages served (cancer: prevention, referral_triage, "
-                 "diagnosis, treatment, follow_up).")),
+            Choice(PATHWAY_STAGES), validate=validate.Length(max=len(PATHWAY_STAGES)),
+            **doc("Care-pathway stages served (cancer: prevention, referral_triage, "
+                  "diagnosis, treatment, follow_up).", **listed)),
         "use_cases": fields.List(
-            fields.String(validate=validate.Length(min=1, max=200)),
-            validate=validate.Length(max=20), **({"load_default": list} if required else {}),
-            **_d("Use cases, e.g. `AI triage`, `patient education videos`.")),
-        "esf_tier": fields.String(validate=validate.OneOf(ESF_TIERS), **req,
-                                  **_d("NICE Evidence Standards Framework tier claimed.")),
-        "device_class": fields.String(validate=validate.OneOf(DEVICE_CLASSES), **req,
-                                      **_d("MHRA (UK MDR) device class, or not_a_device.")),
-        "device_mark": fields.String(validate=validate.OneOf(DEVICE_MARKS), **req,
-                                     **_d("Conformity mark; `none` if not a device.")),
-        "pricing_model": fields.String(validate=validate.OneOf(PRICING_MODELS), **req,
-                                       **_d("How the product is charged for.")),
+            Text(max_length=200), validate=validate.Length(max=20),
+            **doc("Use cases, e.g. `AI triage`, `patient education videos`.", **listed)),
+        "esf_tier": Choice(ESF_TIERS, "NICE Evidence Standards Framework tier claimed.", **req),
+        "device_class": Choice(DEVICE_CLASSES, "MHRA (UK MDR) device class, or not_a_device.",
+                               **req),
+        "device_mark": Choice(DEVICE_MARKS, "Conformity mark; `none` if not a device.", **req),
+        "pricing_model": Choice(PRICING_MODELS, "How the product is charged for.", **req),
     }
 
 
@@ -73,29 +65,27 @@ InnovationCreate.__doc__ = "A new draft listing, owned by the caller's organisat
 
 InnovationUpdate = Schema.from_dict({
     **_listing_fields(required=False),
-    "status": fields.String(validate=validate.OneOf(("published", "withdrawn")),
-                            **_d("`published` lists a draft; `withdrawn` removes the "
-                                 "listing for good.")),
-    "withdrawal_reason": fields.String(validate=validate.Length(min=1, max=1000),
-                                       **_d("Why, when withdrawing (public).")),
+    "status": Choice(LISTING_STATUS_CHANGES, "`published` lists a draft; `withdrawn` "
+                     "removes the listing for good.", required=False),
+    "withdrawal_reason": Text("Why, when withdrawing (public).", max_length=1000,
+                              required=False),
 }, name="InnovationUpdate")
 
 
 class InnovationQuery(Schema):
     q = fields.String(validate=validate.Length(max=200),
-                      metadata={"description": "words searched in name, summary and use "
-                                               "cases (all required, last one as a prefix)"})
-    category = fields.String(validate=FullMatch(CATEGORY_PATTERN))
-    pathway = fields.String(validate=validate.OneOf(PATHWAY_STAGES))
-    esf_tier = fields.String(validate=validate.OneOf(ESF_TIERS))
-    device_class = fields.String(validate=validate.OneOf(DEVICE_CLASSES))
-    approved = fields.Boolean(metadata={"description": "true: pre-approved now (a live "
-                                                       "approval of the current version)"})
-    sort = fields.String(validate=validate.OneOf(SORTS),
-                         metadata={"description": "relevance (default with q) or recent"})
-    mine = fields.Boolean(load_default=False,
-                          metadata={"description": "innovators: your own listings, drafts "
-                                                   "and withdrawn included"})
+                      **doc("words searched in name, summary and use cases (all required, "
+                            "last one as a prefix)", required=False))
+    category = Pattern(CATEGORY_PATTERN, required=False)
+    pathway = Choice(PATHWAY_STAGES, required=False)
+    esf_tier = Choice(ESF_TIERS, required=False)
+    device_class = Choice(DEVICE_CLASSES, required=False)
+    # fields.Boolean, not Flag: query strings say true/false/1/0 as text.
+    approved = fields.Boolean(**doc("true: pre-approved now (a live approval of the "
+                                    "current version)", required=False))
+    sort = Choice(SORTS, "relevance (default with q) or recent", required=False)
+    mine = fields.Boolean(**doc("innovators: your own listings, drafts and withdrawn "
+                                "included", required=False, load_default=False))
 
 
 class ApprovalSummary(Schema):
@@ -108,7 +98,7 @@ class ApprovalSummary(Schema):
 class InnovationOut(Schema):
     id = fields.String()
     organisation = fields.Nested(OrganisationRef)
-    status = fields.String(validate=validate.OneOf(LISTING_STATUSES))
+    status = Choice(LISTING_STATUSES, required=False)
     name = fields.String()
     summary = fields.String()
     product_version = fields.String()
@@ -120,9 +110,9 @@ class InnovationOut(Schema):
     device_mark = fields.String()
     pricing_model = fields.String()
     current_approval = fields.Nested(
-        ApprovalSummary, allow_none=True,
-        metadata={"description": "latest approval of the current product version; "
-                                 "pre-approved while approved/conditional and unexpired"})
+        ApprovalSummary, **doc("latest approval of the current product version; "
+                               "pre-approved while approved/conditional and unexpired",
+                               required=False, allow_none=True))
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     published_at = fields.AwareDateTime(allow_none=True)
@@ -145,13 +135,11 @@ class Base64Bytes(fields.String):
 class EvidenceUpload(Schema):
     """An evidence file, sent as base64 inside JSON (the body limit is MAX_CONTENT_LENGTH)."""
 
-    kind = fields.String(required=True, validate=validate.OneOf(EVIDENCE_DOCUMENT_KINDS))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    filename = fields.String(required=True, validate=FullMatch(FILENAME_PATTERN))
-    media_type = fields.String(load_default="application/pdf",
-                               validate=FullMatch(MEDIA_TYPE_PATTERN))
-    content = Base64Bytes(required=True, data_key="content_base64",
-                          metadata={"description": "the file, base64 encoded"})
+    kind = Choice(EVIDENCE_DOCUMENT_KINDS)
+    title = Text()
+    filename = Pattern(FILENAME_PATTERN)
+    media_type = Pattern(MEDIA_TYPE_PATTERN, required=False, load_default="application/pdf")
+    content = Base64Bytes(data_key="content_base64", **doc("the file, base64 encoded"))
 
 
 class EvidenceOut(Schema):
@@ -162,7 +150,7 @@ class EvidenceOut(Schema):
     filename = fields.String()
     media_type = fields.String()
     size_bytes = fields.Integer()
-    sha256 = fields.String(metadata={"description": "SHA-256 of the file, hex"})
+    sha256 = fields.String(**doc("SHA-256 of the file, hex", required=False))
     uploaded_at = fields.AwareDateTime()
     download = fields.Method("_download")
 

@@ -3,27 +3,29 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-KINDS = ("icb", "trust", "innovator", "assessor", "funder")
+from schemas.fields import Choice, Day, Text, doc
+from schemas.statuses import OrganisationKind, words
+
+KINDS = words(OrganisationKind)
 
 
 class OrganisationCreate(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=3, max=16),
-                         metadata={"description": "ODS code, or Companies House number"})
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    parent = fields.String(load_default=None, allow_none=True,
-                           metadata={"description": "ODS code of a trust's ICB"})
+    code = fields.String(validate=validate.Length(min=3, max=16),
+                         **doc("ODS code, or Companies House number"))
+    kind = Choice(KINDS)
+    name = Text()
+    parent = fields.String(**doc("ODS code of a trust's ICB", optional=True))
 
 
 class OrganisationUpdate(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    parent = fields.String(metadata={"description": "move a trust to another ICB"})
-    successor = fields.String(metadata={"description": "the ICB this ICB was merged into"})
-    succeeded_on = fields.Date(metadata={"description": "when the merger took effect"})
+    name = Text(required=False)
+    parent = fields.String(**doc("move a trust to another ICB", required=False))
+    successor = fields.String(**doc("the ICB this ICB was merged into", required=False))
+    succeeded_on = Day("when the merger took effect", required=False)
 
 
 class OrganisationQuery(Schema):
-    kind = fields.String(validate=validate.OneOf(KINDS))
+    kind = Choice(KINDS, required=False)
     parent = fields.String()
     q = fields.String(validate=validate.Length(max=100))
 
@@ -39,8 +41,8 @@ class OrganisationOut(Schema):
     name = fields.String()
     parent = fields.Nested(OrganisationRef, allow_none=True)
     current_parent = fields.Nested(
-        OrganisationRef, allow_none=True,
-        metadata={"description": "a trust's ICB today (the successor of a merged ICB)"})
+        OrganisationRef, **doc("a trust's ICB today (the successor of a merged ICB)",
+                               required=False, allow_none=True))
     successor = fields.Nested(OrganisationRef, allow_none=True)
     succeeded_on = fields.Date(allow_none=True)
     created_at = fields.AwareDateTime()
@@ -50,5 +52,5 @@ class OrganisationOut(Schema):
 
 class OrganisationDetail(OrganisationOut):
     requested_code = fields.String(
-        metadata={"description": "the code asked for; differs from code after a merger"})
+        **doc("the code asked for; differs from code after a merger", required=False))
     predecessors = fields.List(fields.Nested(OrganisationRef))

@@ -10,6 +10,8 @@ these events alone; the other three only change the record's status.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -39,12 +41,17 @@ from schemas.fields import (
     Timestamp,
     doc,
 )
+from schemas.statuses import ApprovalStatus, DecisionOutcome, words
 
 DTAC_RESULTS: tuple[str, ...] = ("pass", "conditional", "fail", "not_applicable")
+#: The DTAC v2 sections a decision is judged on (``d_score`` is a score, not a result).
+DTAC_SECTIONS: tuple[str, ...] = ("c1", "c2", "c3", "c4", "d")
 DSPT_STATUSES: tuple[str, ...] = (
     "standards_exceeded", "standards_met", "approaching_standards", "standards_not_met",
     "not_published",
 )
+#: A DSPT publication year, ``2025-26`` (see :func:`dspt_year_error` for the whole rule).
+DSPT_YEAR_PATTERN = r"^20[0-9]{2}-[0-9]{2}$"
 CYBER_ESSENTIALS_LEVELS: tuple[str, ...] = ("cyber_essentials", "cyber_essentials_plus")
 NICE_ROUTES: tuple[str, ...] = (
     "none", "early_value_assessment", "medtech_guidance", "diagnostics_guidance",
@@ -60,6 +67,71 @@ EVIDENCE_KINDS: tuple[str, ...] = (
     "dspt", "cyber_essentials", "device_certificate", "penetration_test", "dtac_review",
     "condition_deadline",
 )
+#: Statuses in which a product version counts as pre-approved: those a suspension can
+#: pause, and a reinstatement return to.
+PRE_APPROVED_STATUSES: tuple[str, ...] = words((ApprovalStatus.APPROVED,
+                                                ApprovalStatus.CONDITIONAL))
+
+
+def dspt_year_error(year: str) -> str | None:
+    """Why ``year`` is not a DSPT publication year, or None when it is one.
+
+    Returns ``"Use the form 2025-26."`` when ``year`` does not match
+    :data:`DSPT_YEAR_PATTERN`, and ``"The two years must be consecutive, e.g. 2025-26."``
+    when the second year is not the one after the first (``2099-00`` is consecutive).
+    """
+    if not isinstance(year, str) or re.fullmatch(DSPT_YEAR_PATTERN, year) is None:
+        return "Use the form 2025-26."
+    if (int(year[:4]) + 1) % 100 != int(year[5:]):
+        return "The two years must be consecutive, e.g. 2025-26."
+    return None
+
+
+def decision_problems(outcome: str, dtac: Mapping[str, Any], conditions: Sequence[Any],
+                      notes: str | None = None) -> dict[str, str]:
+    """Why a decision contradicts itself, as field name -> short message; empty when the
+    decision is consistent. The one statement of the rule: the approval events and the
+    marketplace's API both apply it.
+
+    ``outcome`` is a :class:`~schemas.statuses.DecisionOutcome`; ``dtac`` maps at least
+    each of :data:`DTAC_SECTIONS` to a DTAC result (other keys, such as ``d_score``, are
+    ignored); ``conditions`` are the conditions attached; ``notes`` the assessor's notes.
+
+    - ``approved``: ``{"dtac": "a section failed or is conditional"}`` if any section is
+      ``fail`` or ``conditional``; ``{"conditions": "must be empty when approved"}`` if
+      there are conditions.
+    - ``conditional``: ``{"dtac": "a section failed"}`` if any section is ``fail``;
+      ``{"conditions": "at least one condition"}`` if there are none.
+    - ``rejected``: ``{"notes": "required"}`` if ``notes`` is None or empty. Only the API
+      meets this case: events carry no notes and no rejection.
+    - any other outcome: ``{}`` (the schemas' choice of outcomes rejects it).
+
+    Both fields can fail at once; ``dtac`` then comes first.
+    """
+    results = {dtac[section] for section in DTAC_SECTIONS}
+    problems: dict[str, str] = {}
+    if outcome == DecisionOutcome.APPROVED:
+        if results & {"fail", "conditional"}:
+            problems["dtac"] = "a section failed or is conditional"
+        if conditions:
+            problems["conditions"] = "must be empty when approved"
+    elif outcome == DecisionOutcome.CONDITIONAL:
+        if "fail" in results:
+            problems["dtac"] = "a section failed"
+        if not conditions:
+            problems["conditions"] = "at least one condition"
+    elif outcome == DecisionOutcome.REJECTED and not notes:
+        problems["notes"] = "required"
+    return problems
+
+
+def _check_decision(outcome: str, data: Mapping[str, Any],
+                    messages: Mapping[str, str]) -> None:
+    """Raise the first of the decision's problems, in the event type's own words."""
+    problems = decision_problems(outcome, data["dtac"], data["conditions"])
+    if problems:
+        name = next(iter(problems))
+        raise ValidationError(messages[name], name)
 
 
 class DtacResultsSchema(Schema):
@@ -102,7 +174,7 @@ class ApprovalDecisionSchema(ApprovalRefSchema):
     assessor_org_id = Id("The assessing organisation (never a person).")
     dtac = fields.Nested(DtacResultsSchema, **doc("DTAC v2 results per section."))
     dspt_status = Choice(DSPT_STATUSES, "Data Security and Protection Toolkit status.")
-    dspt_year = Pattern(r"^20[0-9]{2}-[0-9]{2}$", "DSPT publication year, e.g. 2025-26.")
+    dspt_year = Pattern(DSPT_YEAR_PATTERN, "DSPT publication year, e.g. 2025-26.")
     cyber_essentials_level = Choice(CYBER_ESSENTIALS_LEVELS, "Cyber Essentials level held.")
     cyber_essentials_expires_on = Day("Expiry date of the Cyber Essentials certificate.")
     penetration_test_on = Day("Date of the last penetration test.", optional=True)
@@ -129,16 +201,14 @@ class ApprovalGranted(ApprovalDecisionSchema):
     `expires_at`; trusts add it to their approved-innovation register. Also emitted when
     a suspended approval is reinstated (`reinstated: true`, same `approval_id`)."""
 
-    status = constant("approved", "Always `approved`.")
+    status = constant(ApprovalStatus.APPROVED, "Always `approved`.")
 
     @validates_schema
     def _all_sections_passed(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if set(data["dtac"].values()) & {"fail", "conditional"}:
-            raise ValidationError("An approval needs no failed or conditional section.",
-                                  "dtac")
-        if data["conditions"]:
-            raise ValidationError("An unconditional approval has no conditions.",
-                                  "conditions")
+        _check_decision(DecisionOutcome.APPROVED, data, {
+            "dtac": "An approval needs no failed or conditional section.",
+            "conditions": "An unconditional approval has no conditions.",
+        })
 
 
 class ApprovalConditional(ApprovalDecisionSchema):
@@ -146,23 +216,22 @@ class ApprovalConditional(ApprovalDecisionSchema):
     conditions and their deadlines. Also used to reinstate a suspended conditional
     approval."""
 
-    status = constant("conditional", "Always `conditional`.")
+    status = constant(ApprovalStatus.CONDITIONAL, "Always `conditional`.")
 
     @validates_schema
     def _has_conditions(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if "fail" in data["dtac"].values():
-            raise ValidationError("A failed section cannot be approved.", "dtac")
-        if not data["conditions"]:
-            raise ValidationError("A conditional approval lists its conditions.",
-                                  "conditions")
+        _check_decision(DecisionOutcome.CONDITIONAL, data, {
+            "dtac": "A failed section cannot be approved.",
+            "conditions": "A conditional approval lists its conditions.",
+        })
 
 
 class ApprovalSuspended(ApprovalRefSchema):
     """The approval is paused: trusts must not place new orders for this product version
     until it is reinstated (a new `approval.granted`/`approval.conditional`)."""
 
-    status = constant("suspended", "Always `suspended`.")
-    previous_status = Choice(("approved", "conditional"), "Status before the suspension.")
+    status = constant(ApprovalStatus.SUSPENDED, "Always `suspended`.")
+    previous_status = Choice(PRE_APPROVED_STATUSES, "Status before the suspension.")
     reason_code = Choice(ACTION_REASONS, "Why, as a code.")
     reason = Text("Why, as the assessor states it (no personal data).", max_length=1000)
     suspended_at = Timestamp("When the suspension took effect.")
@@ -172,7 +241,7 @@ class ApprovalRevoked(ApprovalRefSchema):
     """The approval is withdrawn for good; trusts remove the product version from their
     register. A new approval needs a new submission."""
 
-    status = constant("revoked", "Always `revoked`.")
+    status = constant(ApprovalStatus.REVOKED, "Always `revoked`.")
     reason_code = Choice(ACTION_REASONS, "Why, as a code.")
     reason = Text("Why, as the assessor states it (no personal data).", max_length=1000)
     revoked_at = Timestamp("When the revocation took effect.")
@@ -182,7 +251,7 @@ class ApprovalExpired(ApprovalRefSchema):
     """The approval's evidence lapsed (emitted by `marketplace tick`); the product version
     is no longer pre-approved."""
 
-    status = constant("expired", "Always `expired`.")
+    status = constant(ApprovalStatus.EXPIRED, "Always `expired`.")
     expires_at = Timestamp("The expiry that was reached.")
     expired_at = Timestamp("When the marketplace recorded the expiry.")
     lapsed_evidence = fields.List(Choice(EVIDENCE_KINDS), validate=validate.Length(min=1),

@@ -237,8 +237,12 @@ def _breakdown_key(groups: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]
 
 
 def constant(value: str, description: str) -> Choice:
-    """A field that must hold ``value``: the state an event type always implies."""
-    return Choice((value,), description)
+    """A field that must hold ``value``: the state an event type always implies.
+
+    ``value`` may be a member of a :mod:`schemas.statuses` enum; the field holds its plain
+    string value.
+    """
+    return Choice((str(value),), description)
 
 
 # --- example values -------------------------------------------------------------------

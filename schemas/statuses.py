@@ -1,0 +1,70 @@
+"""The words of every lifecycle and party: organisation kinds, roles, listing and approval
+statuses, and an assessor's decision outcomes.
+
+Each word is written once, here; the schemas' choice tuples (``KINDS``,
+``LISTING_STATUSES``, ``APPROVAL_STATUSES``...) are :func:`words` of these enums and the
+marketplace imports the enums themselves. Members are :class:`enum.StrEnum`, so they
+compare, hash and serialise as their plain string values (``ApprovalStatus.APPROVED ==
+"approved"``). The transitions between statuses are the marketplace's business; only the
+words are the contract's.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+
+class OrganisationKind(enum.StrEnum):
+    """What an organisation is (how its code is checked: ``schemas.identifiers``)."""
+
+    ICB = "icb"
+    TRUST = "trust"
+    INNOVATOR = "innovator"
+    ASSESSOR = "assessor"
+    FUNDER = "funder"
+
+
+class Role(enum.StrEnum):
+    """What a caller (an API token, a web user) may do."""
+
+    ICB_BUYER = "icb_buyer"
+    INNOVATOR = "innovator"
+    ASSESSOR = "assessor"
+    FUNDER = "funder"
+    TRUST_SYSTEM = "trust_system"
+    ADMIN = "admin"
+
+
+class ListingStatus(enum.StrEnum):
+    """A catalogue listing: draft, then published, then withdrawn (final)."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
+
+
+class ApprovalStatus(enum.StrEnum):
+    """A central approval of one product version."""
+
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under_review"
+    APPROVED = "approved"
+    CONDITIONAL = "conditional"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class DecisionOutcome(enum.StrEnum):
+    """An assessor's decision on a submission under review: the status it leads to."""
+
+    APPROVED = ApprovalStatus.APPROVED.value
+    CONDITIONAL = ApprovalStatus.CONDITIONAL.value
+    REJECTED = ApprovalStatus.REJECTED.value
+
+
+def words(members: Iterable[enum.StrEnum]) -> tuple[str, ...]:
+    """The plain string values of ``members`` (an enum class or some of its members), in
+    order: the form the schemas' choice tuples take."""
+    return tuple(member.value for member in members)
