@@ -36,10 +36,12 @@ from sqlalchemy import Engine, insert, text
 
 from marketplace import migrate
 from marketplace.app import create_app
-from marketplace.config import Settings
-from marketplace.db import make_engine
-from marketplace.models.catalogue import Approval, EvidenceDocument, Innovation
-from marketplace.models.organisation import Organisation
+from marketplace.approvals.models import Approval
+from marketplace.catalogue.models import EvidenceDocument, Innovation
+from marketplace.http.wiring import marketplace_of
+from marketplace.kernel.db import make_engine
+from marketplace.kernel.settings import Settings
+from marketplace.organisations.models import Organisation
 from schemas.events.common import PATHWAY_STAGES
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -185,7 +187,7 @@ def measure(url: str, runs: int, warmup: int) -> list[dict[str, Any]]:
                         "total": response.get_json()["total"],
                         "p50": statistics.median(timings),
                         "p95": timings[int(0.95 * len(timings)) - 1], "max": timings[-1]})
-    app.extensions["engine"].dispose()
+    marketplace_of(app).dispose()
     return results
 
 

@@ -85,9 +85,9 @@ def worker(trusts: list[str], out: str, bootstrap: str, ready: Any, stop: Any,
 # --- the marketplace side ------------------------------------------------------------------
 def _load(database_url: str, rate: int, seconds: float, trusts: list[str]) -> int:
     """Commit ``rate`` events a second to the outbox, in small transactions, for ``seconds``."""
-    from marketplace.actor import Actor
-    from marketplace.db import make_engine, make_session_factory
-    from marketplace.unit_of_work import UnitOfWork
+    from marketplace.kernel.actor import Actor
+    from marketplace.kernel.db import make_engine, make_session_factory
+    from marketplace.kernel.unit_of_work import UnitOfWork
     from schemas.events import registry
 
     engine = make_engine(database_url)
@@ -125,8 +125,8 @@ def _load(database_url: str, rate: int, seconds: float, trusts: list[str]) -> in
 def _outbox_times(database_url: str) -> dict[str, datetime]:
     from sqlalchemy import select
 
-    from marketplace.db import make_engine
-    from marketplace.models.events import outbox
+    from marketplace.kernel.db import make_engine
+    from marketplace.kernel.outbox import outbox
 
     engine = make_engine(database_url)
     with engine.connect() as conn:
@@ -173,8 +173,8 @@ def main() -> None:
     args = parser.parse_args()
     trusts = TRUSTS[:args.trusts]
     load_at_start = os.getloadavg()[0]
-    from marketplace.db import make_engine
-    from marketplace.models.events import outbox_tables
+    from marketplace.kernel.db import make_engine
+    from marketplace.kernel.outbox import outbox_tables
 
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fanout-")))

@@ -29,10 +29,10 @@ from events.producer import idempotent_producer
 from events.relay import DEFAULT_BATCH_SIZE, Relay, envelope
 from events.topics import ensure_topics
 from marketplace import migrate
-from marketplace.actor import Actor
-from marketplace.db import make_engine, make_session_factory
-from marketplace.models.events import outbox, outbox_tables
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.db import make_engine, make_session_factory
+from marketplace.kernel.outbox import outbox, outbox_tables
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events import registry
 
 GRANTED = registry.by_name("approval.granted")

@@ -1,71 +1,50 @@
-"""The application factory."""
+"""The application factory: the API (and later the pages) on one wired marketplace."""
 from __future__ import annotations
 
 import logging
-import socket
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask
 
-from marketplace.config import Settings
-from marketplace.db import make_engine, make_session_factory, utcnow
-from marketplace.http.problems import register_error_handlers
+from marketplace.approvals import api as approvals_api
+from marketplace.audit import api as audit_api
+from marketplace.bootstrap import bootstrap
+from marketplace.catalogue import api as catalogue_api
+from marketplace.conformance import api as conformance_api
+from marketplace.event_feed import api as event_feed_api
+from marketplace.http import health, openapi
+from marketplace.http.body_limit import BodyLimit
+from marketplace.http.problems import register_api_problems, register_unrouted_problems
+from marketplace.http.wiring import install
+from marketplace.kernel.clock import Clock, utcnow
+from marketplace.kernel.settings import Settings
+from marketplace.organisations import api as organisations_api
 
 API_PREFIX = "/api/v1"
+#: Every area's API blueprint, in the order the OpenAPI document lists their tags.
+AREA_APIS = (openapi.bp, organisations_api.bp, audit_api.bp, event_feed_api.bp,
+             catalogue_api.bp, approvals_api.bp, conformance_api.bp)
 
 
-def broker_check(bootstrap_servers: str) -> Callable[[], dict[str, Any]]:
-    """Ready when at least one bootstrap server accepts a TCP connection."""
-
-    def check() -> dict[str, Any]:
-        errors = []
-        for server in bootstrap_servers.split(","):
-            host, _, port = server.strip().rpartition(":")
-            try:
-                with socket.create_connection((host, int(port)), timeout=1.0):
-                    return {"ok": True, "bootstrap_servers": bootstrap_servers}
-            except OSError as exc:
-                errors.append(f"{server}: {exc}")
-        return {"ok": False, "bootstrap_servers": bootstrap_servers, "errors": errors}
-
-    return check
+def api_blueprint() -> Blueprint:
+    """``/api/v1``: every area's endpoints, with problem+json for every error they raise."""
+    api = Blueprint("api", __name__, url_prefix=API_PREFIX)
+    register_api_problems(api)
+    for blueprint in AREA_APIS:
+        api.register_blueprint(blueprint)
+    return api
 
 
-def create_app(settings: Settings | None = None, *,
-               clock: Callable[[], datetime] = utcnow) -> Flask:
-    from marketplace.api import (
-        approvals,
-        audit,
-        conformance,
-        events,
-        health,
-        innovations,
-        openapi,
-        organisations,
-    )
-
-    settings = settings or Settings.from_env()
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Flask:
+    marketplace = bootstrap(settings, clock=clock)
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key,
-                      MAX_CONTENT_LENGTH=settings.max_content_length,
+    app.config.update(SECRET_KEY=marketplace.settings.secret_key,
+                      MAX_CONTENT_LENGTH=marketplace.settings.max_content_length,
                       JSON_SORT_KEYS=False)
-    engine = make_engine(settings.database_url)
-    app.extensions["settings"] = settings
-    app.extensions["engine"] = engine
-    app.extensions["session_factory"] = make_session_factory(engine)
-    app.extensions["clock"] = clock
-    app.extensions["readiness_checks"] = {"database": health.database_check,
-                                          "outbox": health.outbox_check}
-    if settings.kafka_bootstrap_servers:
-        app.extensions["readiness_checks"]["broker"] = broker_check(
-            settings.kafka_bootstrap_servers)
-
-    register_error_handlers(app)
+    install(app, marketplace)
+    app.wsgi_app = BodyLimit(app.wsgi_app, marketplace.settings.max_content_length,  # type: ignore[method-assign]
+                             API_PREFIX)
+    register_unrouted_problems(app, API_PREFIX)
     app.register_blueprint(health.bp)
-    for blueprint in (openapi.bp, organisations.bp, audit.bp, events.bp, innovations.bp,
-                      approvals.bp, conformance.bp):
-        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(api_blueprint())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

@@ -25,7 +25,7 @@ def include_name(name: str | None, type_: str, parent_names: dict[str, str | Non
     Such objects (full-text search tables, columns and indexes) are listed as
     ``(kind, name)`` in ``metadata.info["unmodelled"]``; columns as ``table.column``.
     """
-    from marketplace.db import metadata
+    from marketplace.kernel.db import metadata
 
     qualified = f"{parent_names.get('table_name')}.{name}" if type_ == "column" else name
     return (type_, qualified) not in metadata.info.get("unmodelled", ())

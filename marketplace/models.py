@@ -1,17 +1,21 @@
-"""SQLAlchemy models; importing this package registers every table on the metadata."""
-from marketplace.models import events  # noqa: F401
-from marketplace.models.audit import AuditEvent
-from marketplace.models.catalogue import (
-    Approval,
+"""Every area's models: importing this module registers every table on the metadata.
+
+Migrations, schema comparisons and the bootstrap import it, so relationships named by
+string across areas (a listing's approvals) resolve before first use.
+"""
+from marketplace.approvals.models import Approval
+from marketplace.catalogue.models import (
     EvidenceDocument,
     Innovation,
     InnovationCategory,
     InnovationPathwayStage,
 )
-from marketplace.models.conformance import TrustConformance
-from marketplace.models.idempotency import IdempotencyRecord
-from marketplace.models.identity import ApiToken, Role, WebUser
-from marketplace.models.organisation import Organisation, OrganisationKind
+from marketplace.conformance.models import TrustConformance
+from marketplace.http.idempotency_record import IdempotencyRecord
+from marketplace.identity.models import ApiToken, WebUser
+from marketplace.kernel import outbox  # noqa: F401  (the event tables)
+from marketplace.kernel.audit_log import AuditEvent
+from marketplace.organisations.models import Organisation
 
 __all__ = [
     "ApiToken",
@@ -23,8 +27,6 @@ __all__ = [
     "InnovationCategory",
     "InnovationPathwayStage",
     "Organisation",
-    "OrganisationKind",
-    "Role",
     "TrustConformance",
     "WebUser",
 ]

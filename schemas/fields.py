@@ -106,6 +106,18 @@ class Id(fields.String):
                                                               **kwargs)))
 
 
+class OrgId(fields.String):
+    """An organisation as events name it: its stable marketplace id, a UUID that means the
+    same organisation in every environment and after a restore. Events published before
+    December 2026 carried the database row number instead; consumers replaying them still
+    read them, so the field stays an opaque id (:data:`ID_PATTERN`) within ``v1``."""
+
+    def __init__(self, description: str = "", *, optional: bool = False, **kwargs: Any):
+        text = f"{description} Its stable marketplace organisation id, a UUID.".strip()
+        super().__init__(**_with(FullMatch(ID_PATTERN),
+                                 doc(text, optional=optional, **kwargs)))
+
+
 class Text(fields.String):
     """Non-empty free text of bounded length (never personal data)."""
 

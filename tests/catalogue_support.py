@@ -13,9 +13,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from marketplace.models.events import outbox
-from marketplace.services import approval_expiry
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.approvals import deadlines as approval_expiry
+from marketplace.kernel.outbox import outbox
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events import registry
 from tests.conftest import Clock, bearer
 
@@ -84,7 +84,7 @@ class World:
 
     def upload(self, innovation_id: str, kind: str, content: bytes | None = None,
                who: str = "innovator", expect: int = 201) -> dict[str, Any]:
-        content = content or f"{kind} for {innovation_id}".encode()
+        content = content or f"%PDF-1.7 {kind} for {innovation_id}".encode()
         return self.call("POST", f"/innovations/{innovation_id}/evidence", who, expect, json={
             "kind": kind, "title": kind.replace("_", " ").title(), "filename": f"{kind}.pdf",
             "content_base64": base64.b64encode(content).decode()}).get_json()

@@ -18,11 +18,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from marketplace import migrate
-from marketplace.actor import Actor
 from marketplace.app import create_app
-from marketplace.config import Settings
-from marketplace.db import make_engine, metadata
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.http.wiring import marketplace_of
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.db import make_engine, metadata
+from marketplace.kernel.settings import Settings
+from marketplace.kernel.unit_of_work import UnitOfWork
 from tests.dbs import scratch_postgres_database
 from tests.kafka_fixtures import kafka_bootstrap  # noqa: F401  (session fixture)
 
@@ -103,7 +104,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def app(settings: Settings, clock: Clock) -> Iterator[Flask]:
     application = create_app(settings, clock=clock)
     yield application
-    application.extensions["engine"].dispose()
+    marketplace_of(application).dispose()
 
 
 @pytest.fixture
@@ -116,7 +117,7 @@ def uow_factory(app: Flask, clock: Clock) -> Callable[..., UnitOfWork]:
     """Units of work on the app's database, acting as the given actor (admin by default)."""
 
     def make(actor: Actor | None = None) -> UnitOfWork:
-        return UnitOfWork(app.extensions["session_factory"],
+        return UnitOfWork(marketplace_of(app).session_factory,
                           actor or Actor(id="test", role="admin", label="test"), clock=clock)
 
     return make
@@ -125,9 +126,10 @@ def uow_factory(app: Flask, clock: Clock) -> Callable[..., UnitOfWork]:
 @pytest.fixture
 def make_token(uow_factory: Callable[..., UnitOfWork]) -> Callable[..., str]:
     """``make_token(role, code=None)``: a bearer token, adding its organisation if missing."""
-    from marketplace.models.identity import Role
-    from marketplace.services import organisations, tokens
-    from marketplace.services.tokens import ROLE_ORGANISATION_KIND
+    from marketplace.identity import service as tokens
+    from marketplace.identity.models import Role
+    from marketplace.identity.service import ROLE_ORGANISATION_KIND
+    from marketplace.organisations import service as organisations
 
     defaults = {"icb": ("QOP", None), "trust": ("R0A", "QOP"), "innovator": ("09876543", None),
                 "assessor": ("X24", None), "funder": ("X26", None)}
@@ -144,7 +146,7 @@ def make_token(uow_factory: Callable[..., UnitOfWork]) -> Callable[..., str]:
         return plain
 
     def _ensure_org(uow: UnitOfWork, code: str, kind: str, parent: str | None) -> None:
-        from marketplace.errors import NotFound
+        from marketplace.kernel.errors import NotFound
 
         try:
             organisations.get_exact(uow, code)

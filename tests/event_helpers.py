@@ -12,9 +12,9 @@ from sqlalchemy import Engine, delete, insert, select
 
 from events.producer import idempotent_producer
 from events.relay import Relay
-from marketplace.db import make_engine
-from marketplace.models.events import event_feed, outbox, outbox_pending, outbox_tables
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.db import make_engine
+from marketplace.kernel.outbox import event_feed, outbox, outbox_pending, outbox_tables
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events import registry
 
 GRANTED = registry.by_name("approval.granted")

@@ -19,9 +19,10 @@ from sqlalchemy import select, update
 from adapters.acks import ROUTE_APPLIED, source_of
 from events.cloudevents import EventEnvelope
 from events.consumer import EventConsumer
-from marketplace.models.events import event_feed, outbox, outbox_pending
-from marketplace.services.conformance import acks_consumer, conformance
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.conformance.service import acks_consumer, conformance
+from marketplace.kernel.db import make_engine
+from marketplace.kernel.outbox import event_feed, outbox, outbox_pending
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events import registry
 from tests.adapter_support import (
     TRUST_A,
@@ -80,7 +81,7 @@ def test_conformance_reports_current_lagging_and_diverged_trusts(
     topic, ack_topic = fresh_topics(bootstrap, 2)
     a = broker_adapter(tmp_path, bootstrap, topic, ack_topic, TRUST_A)
     b = broker_adapter(tmp_path, bootstrap, topic, ack_topic, TRUST_B)
-    marketplace = acks_consumer(database_url, bootstrap, topics=(ack_topic,))
+    marketplace = acks_consumer(make_engine(database_url), bootstrap, topics=(ack_topic,))
     joined = threading.Thread(target=_poll_until, args=(
         marketplace, lambda: bool(marketplace.consumer().assignment())))
     joined.start()

@@ -18,8 +18,8 @@ from adapters import register
 from adapters.runtime import TrustAdapter
 from events.cloudevents import EventEnvelope
 from events.relay import envelope
-from marketplace.models.events import outbox
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.outbox import outbox
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events.topics import dlq_topic
 from tests.adapter_support import (
     TRUST_A,

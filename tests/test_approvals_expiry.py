@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
-from marketplace.cli import main
-from marketplace.services import approval_expiry
+from marketplace.approvals import deadlines as approval_expiry
+from marketplace.entrypoints.cli import main
 from tests.catalogue_support import (
     REASON,
     World,

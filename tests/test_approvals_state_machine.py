@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.actor import Actor
-from marketplace.domain import approval_state
-from marketplace.domain.approval_state import (
+from marketplace.approvals import deadlines as approval_expiry
+from marketplace.approvals import lifecycle as approval_state
+from marketplace.approvals import service as approvals
+from marketplace.approvals.lifecycle import (
     BEFORE_SUSPENSION,
     MACHINE,
     TRANSITIONS,
@@ -19,11 +20,11 @@ from marketplace.domain.approval_state import (
     ApprovalStatus,
     next_status,
 )
-from marketplace.domain.state_machine import TransitionForbidden
-from marketplace.models.audit import AuditEvent
-from marketplace.models.catalogue import Approval
-from marketplace.models.events import outbox
-from marketplace.services import approval_expiry, approvals
+from marketplace.approvals.models import Approval
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.audit_log import AuditEvent
+from marketplace.kernel.outbox import outbox
+from marketplace.kernel.state_machine import TransitionForbidden
 from tests.catalogue_support import (
     APPROVE,
     CONDITIONAL,

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.actor import Actor
-from marketplace.errors import Conflict, Forbidden
-from marketplace.models.catalogue import Approval
-from marketplace.models.organisation import Organisation
-from marketplace.services import approvals
+from marketplace.approvals import service as approvals
+from marketplace.approvals.models import Approval
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.errors import Conflict, Forbidden
+from marketplace.organisations.models import Organisation
 from tests.catalogue_support import (
     APPROVE,
     ASSESSOR,
@@ -33,6 +33,13 @@ from tests.catalogue_support import (
 def _org_id(world: World, code: str) -> int:
     with world.uow_factory() as uow:
         return uow.session.scalar(select(Organisation.id).where(Organisation.code == code))
+
+
+def _public_id(world: World, code: str) -> str:
+    """What events name an organisation by: its stable UUID, never its row number."""
+    with world.uow_factory() as uow:
+        return uow.session.scalar(select(Organisation.public_id)
+                                  .where(Organisation.code == code))
 
 
 def test_granted_event_carries_the_whole_assessment(world: World) -> None:
@@ -54,9 +61,9 @@ def test_granted_event_carries_the_whole_assessment(world: World) -> None:
     assert event["ce_type"] == ce("approval.granted") and event["sequence"] == 1
     assert event["data"] == {
         "approval_id": approval["id"], "innovation_id": listing["id"],
-        "innovator_org_id": str(_org_id(world, INNOVATOR)), "product_version": "3.2",
+        "innovator_org_id": _public_id(world, INNOVATOR), "product_version": "3.2",
         "status": "approved", "innovator_companies_house_number": INNOVATOR,
-        "assessor_org_id": str(_org_id(world, ASSESSOR)), "dtac": PASS,
+        "assessor_org_id": _public_id(world, ASSESSOR), "dtac": PASS,
         "dspt_status": "standards_met", "dspt_year": "2025-26",
         "cyber_essentials_level": "cyber_essentials_plus",
         "cyber_essentials_expires_on": "2027-10-31", "penetration_test_on": "2026-06-01",

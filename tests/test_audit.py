@@ -6,11 +6,11 @@ from collections.abc import Callable
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from marketplace.actor import Actor
-from marketplace.models.audit import AuditEvent
-from marketplace.models.organisation import Organisation
-from marketplace.services import organisations
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.audit_log import AuditEvent
+from marketplace.kernel.unit_of_work import UnitOfWork
+from marketplace.organisations import service as organisations
+from marketplace.organisations.models import Organisation
 from tests.conftest import bearer
 
 

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from marketplace.app import create_app
-from marketplace.config import Settings
+from marketplace.kernel.settings import Settings
 from tests.conftest import bearer
 
 ROLES = ("admin", "icb_buyer", "innovator", "assessor", "funder", "trust_system")
@@ -31,6 +31,7 @@ CONTRACT_ACCESS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("GET", "/api/v1/events"): ("trust_system", "admin"),
     # Catalogue and central approval (issue 4); ownership is tested in test_catalogue_*.
     ("GET", "/api/v1/innovations"): ANYONE,
+    ("GET", "/api/v1/categories"): ANYONE,
     ("POST", "/api/v1/innovations"): ("innovator",),
     ("GET", "/api/v1/innovations/<innovation_id>"): ANYONE,
     ("PATCH", "/api/v1/innovations/<innovation_id>"): ("innovator",),

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from marketplace.demo import seed
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.unit_of_work import UnitOfWork
 from tests.conftest import Clock
 
 

@@ -3,11 +3,13 @@ the ``innovation.*`` events, history, and evidence files stored by SHA-256."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from marketplace.http.wiring import marketplace_of
 from tests.catalogue_support import (
     INNOVATOR,
     World,
@@ -80,7 +82,10 @@ def test_publish_edit_withdraw_emit_the_listing_events(world: World) -> None:
         "use_cases": ["AI triage", "digital pre-assessment"], "esf_tier": "C",
         "device_class": "IIa", "device_mark": "UKCA", "pricing_model": "site_licence",
         "listed_at": "2026-11-21T10:00:00+00:00"}
-    assert event["data"]["innovator_org_id"].isdigit()
+    # Organisations are named by their stable UUID (the same in every environment).
+    assert str(uuid.UUID(event["data"]["innovator_org_id"])) == event["data"]["innovator_org_id"]
+    organisation = world.call("GET", f"/organisations/{INNOVATOR}", None, 200).get_json()
+    assert organisation["id"] == event["data"]["innovator_org_id"]
 
     # Restating the same values changes nothing: no version bump, no event.
     same = world.patch(listed, categories=["cancer.triage", "cancer.triage"],
@@ -96,6 +101,9 @@ def test_publish_edit_withdraw_emit_the_listing_events(world: World) -> None:
                                                "product_version"]
     assert event["data"]["product_name"] == "Oncoflow Triage Plus"
 
+    problem = world.patch(updated, expect=422, status="withdrawn")
+    assert problem["errors"] == {"withdrawal_reason": ["required to withdraw a published "
+                                                       "listing"]}
     withdrawn = world.patch(updated, status="withdrawn",
                             withdrawal_reason="Superseded by Oncoflow 4.")
     event = outbox_events(world.uow_factory)[-1]
@@ -170,7 +178,7 @@ def test_evidence_is_stored_by_hash_and_never_in_events(world: World, app: Flask
     digest = hashlib.sha256(content).hexdigest()
     document = world.upload(listing["id"], "dcb0129_safety_case", content)
     assert document["sha256"] == digest and document["size_bytes"] == len(content)
-    stored = Path(app.extensions["settings"].evidence_dir) / digest[:2] / digest
+    stored = Path(marketplace_of(app).settings.evidence_dir) / digest[:2] / digest
     assert stored.read_bytes() == content
     # The same bytes again share the stored file.
     world.upload(listing["id"], "hazard_log", content)

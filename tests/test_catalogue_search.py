@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from marketplace.services.catalogue_search import fts5_query, terms, tsquery
+from marketplace.catalogue.search import fts5_query, terms, tsquery
 from tests.catalogue_support import World, world_fixture  # noqa: F401  (`world`)
 
 LISTINGS: dict[str, dict[str, Any]] = {
@@ -159,7 +159,7 @@ def test_pagination_is_stable_with_ties(world: World) -> None:
 def test_withdrawn_listings_leave_the_catalogue(world: World,
                                                catalogue: dict[str, str]) -> None:
     listing = world.call("GET", f"/innovations/{catalogue['triage']}", None, 200).get_json()
-    world.patch(listing, status="withdrawn")
+    world.patch(listing, status="withdrawn", withdrawal_reason="Replaced by a new product.")
     assert "triage" not in _names(catalogue, _search(world, "q=triage"))
     mine = world.call("GET", "/innovations?mine=true&per_page=100", "innovator",
                       200).get_json()

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from marketplace.cli import main
-from marketplace.models.identity import ApiToken
-from marketplace.services.tokens import hash_token
+from marketplace.entrypoints.cli import main
+from marketplace.identity.models import ApiToken
+from marketplace.identity.service import hash_token
 from tests.conftest import bearer
 
 
@@ -61,7 +61,8 @@ def test_admin_token_takes_no_ods_and_mismatched_role_fails(database_url: str) -
 def test_db_upgrade_console_script_is_idempotent(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "marketplace.cli", "db", "upgrade"],
+        done = subprocess.run([sys.executable, "-m", "marketplace.entrypoints.cli", "db",
+                               "upgrade"],
                               env={"DATABASE_URL": url, "SECRET_KEY": "x", "PATH": ""},
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select
 
-from marketplace.db import make_engine
-from marketplace.models.events import event_feed, outbox, outbox_pending
-from marketplace.services.conformance import report
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.conformance.service import report
+from marketplace.kernel.db import make_engine
+from marketplace.kernel.outbox import event_feed, outbox, outbox_pending
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events import registry
 from tests.event_helpers import emit_approvals
 

@@ -19,9 +19,9 @@ from events.consumer import ConsumedEvent, EventConsumer, Gap
 from events.producer import idempotent_producer
 from events.tables import consumer_sequence_table, inbox_table
 from events.topics import TopicSpec, ensure_topics
-from marketplace.db import make_engine
-from marketplace.models.events import outbox
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.db import make_engine
+from marketplace.kernel.outbox import outbox
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS, dlq_topic
 from tests.event_helpers import (
     GRANTED,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from marketplace.cli import main
+from marketplace.entrypoints.cli import main
 from schemas.events import REGISTRY
 
 

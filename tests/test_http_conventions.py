@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from marketplace.http.wiring import marketplace_of
 from tests.conftest import bearer
 
 ORGS = "/api/v1/organisations"
@@ -43,8 +44,8 @@ def test_missing_bad_and_revoked_tokens_are_401(client: FlaskClient,
     response = client.post(ORGS, json=ICB, headers={"Authorization": "Basic abc"})
     assert assert_problem(response, 401) and response.headers["WWW-Authenticate"].startswith(
         "Bearer")
-    from marketplace.models.identity import ApiToken
-    from marketplace.services import tokens
+    from marketplace.identity import service as tokens
+    from marketplace.identity.models import ApiToken
 
     plain = make_token("admin")
     with uow_factory() as uow:
@@ -174,7 +175,7 @@ def test_readyz_reports_an_unreachable_broker(settings, clock, port: int) -> Non
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["broker"]["ok"] is False
-    app.extensions["engine"].dispose()
+    marketplace_of(app).dispose()
 
 
 def test_concurrent_requests_with_one_key_have_one_effect(app: Flask,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.exc import DatabaseError
 
 import marketplace.models  # noqa: F401
 from marketplace import migrate
-from marketplace.db import make_engine, metadata
+from marketplace.kernel.db import make_engine, metadata
 from tests.dbs import scratch_postgres_database
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -111,3 +112,37 @@ def test_outbox_publication_moves_on_postgresql() -> None:
     assert TEST_DATABASE_URL
     with scratch_postgres_database(TEST_DATABASE_URL, prefix="mkt_migr") as url:
         _check_outbox_publication_moves(url)
+
+
+def _check_organisations_get_public_ids(url: str) -> None:
+    """0005 gives every existing organisation its own UUID, unique and not null."""
+    engine = make_engine(url)
+    row = ("INSERT INTO organisation (code, kind, name, created_at, updated_at, version)"
+           " VALUES (:c, 'icb', :n, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)")
+    try:
+        migrate.upgrade(engine, "0004")
+        with engine.begin() as conn:
+            for code in ("QOP", "QMJ"):
+                conn.execute(text(row), {"c": code, "n": f"ICB {code}"})
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            ids = conn.execute(text("SELECT public_id FROM organisation")).scalars().all()
+        assert len(ids) == len(set(ids)) == 2
+        assert all(str(uuid.UUID(public_id)) == public_id for public_id in ids)
+        with pytest.raises(DatabaseError), engine.begin() as conn:
+            conn.execute(text("UPDATE organisation SET public_id = NULL"))
+        migrate.downgrade(engine, "0004")
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def test_organisations_get_public_ids_on_sqlite(tmp_path: Path) -> None:
+    _check_organisations_get_public_ids(f"sqlite:///{tmp_path / 'public_ids.db'}")
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="TEST_DATABASE_URL is not set")
+def test_organisations_get_public_ids_on_postgresql() -> None:
+    assert TEST_DATABASE_URL
+    with scratch_postgres_database(TEST_DATABASE_URL, prefix="mkt_migr") as url:
+        _check_organisations_get_public_ids(url)

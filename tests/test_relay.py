@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from events.relay import outbox_status
-from marketplace.db import make_engine
-from marketplace.models.events import event_feed, outbox, outbox_pending, outbox_tables
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.db import make_engine
+from marketplace.kernel.outbox import event_feed, outbox, outbox_pending, outbox_tables
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS
 from tests.conftest import bearer
 from tests.event_helpers import (

@@ -23,9 +23,9 @@ from events.producer import idempotent_producer
 from events.relay import Relay, outbox_status
 from events.tables import consumer_sequence_table, inbox_table
 from events.topics import ensure_topics
-from marketplace.db import make_engine
-from marketplace.models.events import outbox, outbox_tables
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.db import make_engine
+from marketplace.kernel.outbox import outbox, outbox_tables
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS
 from tests.event_helpers import GRANTED, approval_event, end_offsets
 from tests.tcp_proxy import TcpProxy

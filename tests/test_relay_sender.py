@@ -17,8 +17,8 @@ from events.broker import _free_port as free_port
 from events.producer import idempotent_producer
 from events.relay import outbox_status
 from events.relay_sender import SenderFailed, SenderLost
-from marketplace.models.events import outbox_tables
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.outbox import outbox_tables
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events.topics import APPROVALS
 from tests.event_helpers import emit_approvals, end_offsets, make_relay, read_from
 

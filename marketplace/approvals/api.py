@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import url_for
 
+from marketplace.approvals import service as approvals
 from marketplace.http.endpoint import ApiBlueprint, Call, Created
-from marketplace.services import approvals
 from schemas.api.approvals import (
     ActionIn,
     ApprovalOut,

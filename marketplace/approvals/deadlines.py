@@ -1,35 +1,43 @@
-"""Expiring approvals whose evidence has lapsed (``marketplace tick``).
+"""What falls due in the approvals area: an approval expires when its evidence lapses.
 
-Safe to run twice, and twice at once: candidates are re-read under a row lock (rows
-another tick holds are skipped on PostgreSQL; SQLite serialises writers), and each row
-is checked again before it moves, so an approval expires, and ``approval.expired`` is
-emitted, exactly once.
+``marketplace tick`` runs :data:`EXPIRY` with every other deadline
+(:class:`marketplace.kernel.scheduler.Scheduler`); :func:`expire_due` runs it alone.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
 
-from marketplace.domain.approval_state import MACHINE, ApprovalAction
-from marketplace.models.catalogue import Approval
-from marketplace.services import approvals
-from marketplace.unit_of_work import UnitOfWork
+from sqlalchemy import Select, select
 
-EXPIRABLE = tuple(MACHINE.allowed_from(ApprovalAction.EXPIRE))
+from marketplace.approvals import service
+from marketplace.approvals.lifecycle import EXPIRABLE, expiry_due
+from marketplace.approvals.models import Approval
+from marketplace.kernel.scheduler import Deadline
+from marketplace.kernel.unit_of_work import UnitOfWork
+
+
+def _candidates(now: datetime) -> Select[tuple[Approval]]:
+    return (select(Approval)
+            .where(Approval.status.in_(EXPIRABLE), Approval.expires_at <= now)
+            .order_by(Approval.expires_at, Approval.id))
+
+
+def _describe(approval: Approval) -> str:
+    return (f"approval {approval.id} expired (version {approval.product_version}: "
+            f"{', '.join(approval.lapsed_evidence or [])} lapsed)")
+
+
+EXPIRY: Deadline[Approval] = Deadline(
+    name="approval expiry",
+    model=Approval,
+    candidates=_candidates,
+    is_due=lambda approval, now: expiry_due(approval.status, approval.expires_at, now),
+    fire=service.expire,
+    describe=_describe,
+    summary=lambda n: f"expired {n} approval{'' if n == 1 else 's'}",
+)
 
 
 def expire_due(uow: UnitOfWork, *, limit: int | None = None) -> list[Approval]:
-    """Expire every expirable approval whose ``expires_at`` has passed at ``uow.now()``."""
-    now = uow.now()
-    stmt = (select(Approval)
-            .where(Approval.status.in_(EXPIRABLE), Approval.expires_at <= now)
-            .order_by(Approval.expires_at, Approval.id)
-            .with_for_update(of=Approval, skip_locked=True)
-            .execution_options(populate_existing=True))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    expired = []
-    for approval in uow.session.scalars(stmt).unique().all():
-        if approval.status in EXPIRABLE and approval.expires_at <= now:
-            approvals.expire(uow, approval)
-            expired.append(approval)
-    return expired
+    """Expire every approval whose evidence has lapsed at ``uow.now()`` (idempotent)."""
+    return EXPIRY.run(uow, limit=limit)

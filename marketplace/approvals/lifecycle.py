@@ -10,23 +10,18 @@
 Suspended approvals can still be revoked or expire: a suspension is a pause while the
 assessor investigates, and evidence keeps lapsing meanwhile. ``rejected``, ``revoked`` and
 ``expired`` are final; the innovator submits again (a new approval record).
+
+Expiry is the one transition driven by time: :func:`expiry_due` is the rule the
+scheduler checks (``marketplace.approvals.deadlines``).
 """
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
-from marketplace.domain.state_machine import StateMachine
-
-
-class ApprovalStatus(enum.StrEnum):
-    SUBMITTED = "submitted"
-    UNDER_REVIEW = "under_review"
-    APPROVED = "approved"
-    CONDITIONAL = "conditional"
-    REJECTED = "rejected"
-    SUSPENDED = "suspended"
-    REVOKED = "revoked"
-    EXPIRED = "expired"
+from marketplace.kernel.state_machine import StateMachine
+from schemas.events.approvals import PRE_APPROVED_STATUSES
+from schemas.statuses import ApprovalStatus, DecisionOutcome
 
 
 class ApprovalAction(enum.StrEnum):
@@ -66,12 +61,12 @@ TERMINAL: frozenset[str] = frozenset({S.REJECTED, S.REVOKED, S.EXPIRED})
 #: Not final: at most one such approval per innovation and product version (a DB index).
 OPEN: frozenset[str] = frozenset(set(S) - TERMINAL)
 #: Statuses in which the product version counts as pre-approved (until ``expires_at``).
-PRE_APPROVED: frozenset[str] = frozenset({S.APPROVED, S.CONDITIONAL})
+PRE_APPROVED: frozenset[str] = frozenset(PRE_APPROVED_STATUSES)
 #: Outcome of an assessor's decision -> the action it takes.
 DECISIONS: dict[str, ApprovalAction] = {
-    "approved": A.APPROVE,
-    "conditional": A.APPROVE_WITH_CONDITIONS,
-    "rejected": A.REJECT,
+    DecisionOutcome.APPROVED: A.APPROVE,
+    DecisionOutcome.CONDITIONAL: A.APPROVE_WITH_CONDITIONS,
+    DecisionOutcome.REJECTED: A.REJECT,
 }
 
 MACHINE = StateMachine(
@@ -83,6 +78,15 @@ MACHINE = StateMachine(
           A.SUSPEND: "suspended", A.REINSTATE: "reinstated", A.REVOKE: "revoked",
           A.EXPIRE: "expired"},
 )
+
+
+#: Statuses an approval can expire from (its evidence keeps lapsing while suspended).
+EXPIRABLE: tuple[str, ...] = tuple(MACHINE.allowed_from(A.EXPIRE))
+
+
+def expiry_due(status: str, expires_at: datetime, now: datetime) -> bool:
+    """Whether an approval in ``status`` whose evidence lapses at ``expires_at`` expires now."""
+    return status in EXPIRABLE and expires_at <= now
 
 
 def next_status(status: str, action: str, previous_status: str | None = None) -> ApprovalStatus:

@@ -11,8 +11,9 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from marketplace.errors import InvalidInput
-from schemas.events.approvals import EVIDENCE_KINDS
+from marketplace.kernel.errors import InvalidInput
+from schemas.events.approvals import EVIDENCE_KINDS, decision_problems
+from schemas.statuses import DecisionOutcome
 
 LONDON = ZoneInfo("Europe/London")
 #: A DTAC assessment is reviewed yearly (or on a significant change: a new version).
@@ -33,16 +34,6 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
-
-
-def dspt_year_error(year: str) -> str | None:
-    """Why ``year`` (``2025-26``) is not a DSPT year, or None."""
-    start, _, end = year.partition("-")
-    if not (start.isdigit() and end.isdigit() and len(start) == 4 and len(end) == 2):
-        return "Use the form 2025-26."
-    if (int(start) + 1) % 100 != int(end):
-        return "The two years must be consecutive, e.g. 2025-26."
-    return None
 
 
 def dspt_expires_on(year: str) -> date:
@@ -82,27 +73,28 @@ def lapsed(expiries: Mapping[str, datetime], now: datetime) -> list[str]:
     return [kind for kind, at in expiries.items() if at <= now]
 
 
+#: What the assessor is told, per outcome and failing field of the contract's rule.
+DECISION_MESSAGES: dict[tuple[str, str], str] = {
+    (DecisionOutcome.APPROVED, "dtac"):
+        "An approval needs every DTAC section passed (or not applicable); use conditional "
+        "or rejected.",
+    (DecisionOutcome.APPROVED, "conditions"): "An unconditional approval has no conditions.",
+    (DecisionOutcome.CONDITIONAL, "dtac"):
+        "A failed DTAC section cannot be approved, even with conditions.",
+    (DecisionOutcome.CONDITIONAL, "conditions"): "A conditional approval lists its conditions.",
+    (DecisionOutcome.REJECTED, "notes"): "Say why the approval is rejected.",
+}
+
+
 def check_decision(outcome: str, dtac: Mapping[str, Any], conditions: list[Any],
                    notes: str | None) -> None:
-    """A decision must agree with its DTAC section results (as the approval events demand)."""
-    results = {dtac[s] for s in ("c1", "c2", "c3", "c4", "d")}
-    if outcome == "approved":
-        if results & {"fail", "conditional"}:
-            raise InvalidInput("An approval needs every DTAC section passed (or not "
-                               "applicable); use conditional or rejected.",
-                               {"dtac": ["a section failed or is conditional"]})
-        if conditions:
-            raise InvalidInput("An unconditional approval has no conditions.",
-                               {"conditions": ["must be empty when approved"]})
-    elif outcome == "conditional":
-        if "fail" in results:
-            raise InvalidInput("A failed DTAC section cannot be approved, even with "
-                               "conditions.", {"dtac": ["a section failed"]})
-        if not conditions:
-            raise InvalidInput("A conditional approval lists its conditions.",
-                               {"conditions": ["at least one condition"]})
-    elif outcome == "rejected" and not notes:
-        raise InvalidInput("Say why the approval is rejected.", {"notes": ["required"]})
+    """A decision must agree with its DTAC section results: the contract's rule
+    (:func:`schemas.events.approvals.decision_problems`), which the approval events
+    enforce too; the first problem is a 422 naming its field."""
+    problems = decision_problems(outcome, dtac, conditions, notes)
+    if problems:
+        field, problem = next(iter(problems.items()))
+        raise InvalidInput(DECISION_MESSAGES[(outcome, field)], {field: [problem]})
 
 
 def check_not_lapsed(expiries: Mapping[str, datetime], now: datetime) -> None:

@@ -1,7 +1,7 @@
 """Central approvals: assessed once (DTAC v2, DSPT, cyber, device, NICE), trusted everywhere.
 
 One approval record covers one product version of a listing. Every status change goes
-through the transition table in :mod:`marketplace.domain.approval_state`, under a row
+through the transition table in :mod:`marketplace.approvals.lifecycle`, under a row
 lock, is audited and emits the contract's ``approval.*`` event in the same transaction;
 a forbidden change raises before anything is written. Only assessors decide, and never
 on a product of their own organisation.
@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.actor import Actor
-from marketplace.domain import approval_rules
-from marketplace.domain.approval_state import (
+from marketplace.approvals import events, rules
+from marketplace.approvals.lifecycle import (
     DECISIONS,
     OPEN,
     PRE_APPROVED,
@@ -26,14 +25,16 @@ from marketplace.domain.approval_state import (
     ApprovalStatus,
     next_status,
 )
-from marketplace.domain.listing_state import ListingStatus
-from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
-from marketplace.models.catalogue import Approval, EvidenceDocument, Innovation
-from marketplace.models.identity import Role
-from marketplace.services import innovations
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.approvals.models import Approval
+from marketplace.catalogue import service as innovations
+from marketplace.catalogue.lifecycle import ListingStatus
+from marketplace.catalogue.models import EvidenceDocument, Innovation
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.kernel.unit_of_work import UnitOfWork
+from schemas.events.approvals import dspt_year_error
+from schemas.statuses import DecisionOutcome, Role
 
-EVENT = "uk.nhs.marketplace.approval.{}.v1"
 #: Submission field naming an evidence document -> the document kind it must be.
 EVIDENCE_REFERENCES: dict[str, str] = {
     "safety_case_evidence_id": "dcb0129_safety_case",
@@ -107,7 +108,7 @@ def _check_submission(fields: dict[str, Any]) -> None:
             "device_certificate_expires_on"):
         raise InvalidInput("A medical device needs its conformity certificate's expiry.",
                            {"device_certificate_expires_on": ["required for a device"]})
-    if (problem := approval_rules.dspt_year_error(fields["dspt_year"])) is not None:
+    if (problem := dspt_year_error(fields["dspt_year"])) is not None:
         raise InvalidInput("The DSPT year is not valid.", {"dspt_year": [problem]})
 
 
@@ -116,7 +117,7 @@ def _store_expiries(approval: Approval, expiries: dict[str, datetime]) -> None:
     23:59:59 UTC)."""
     utc = {kind: at.astimezone(UTC) for kind, at in expiries.items()}
     approval.evidence_expiries = {kind: at.isoformat() for kind, at in utc.items()}
-    approval.expires_at = approval_rules.earliest(utc)
+    approval.expires_at = rules.earliest(utc)
 
 
 def _stored_expiries(approval: Approval) -> dict[str, datetime]:
@@ -126,7 +127,7 @@ def _stored_expiries(approval: Approval) -> dict[str, datetime]:
 def _evidence_expiries(values: Mapping[str, Any], **decision: Any) -> dict[str, datetime]:
     """When each piece of evidence in ``values`` (a submission or an approval's fields)
     lapses; ``decision`` adds the decision time and conditions once decided."""
-    return approval_rules.evidence_expiries(
+    return rules.evidence_expiries(
         dspt_year=values["dspt_year"],
         cyber_essentials_expires_on=values["cyber_essentials_expires_on"],
         penetration_test_on=values.get("penetration_test_on"),
@@ -143,7 +144,7 @@ def submit(uow: UnitOfWork, innovation_id: str, **sections: dict[str, Any]) -> A
     _check_submission(fields)
     _check_evidence(uow, innovation, fields)
     expiries = _evidence_expiries(fields)
-    approval_rules.check_not_lapsed(expiries, uow.now())
+    rules.check_not_lapsed(expiries, uow.now())
     version = innovation.product_version
     open_one = uow.session.scalar(select(Approval).where(
         Approval.innovation_id == innovation.id, Approval.product_version == version,
@@ -233,12 +234,12 @@ def decide(uow: UnitOfWork, approval_id: str, *, outcome: str, dtac: dict[str, A
            ) -> Approval:
     """Approve, approve with conditions, or reject a submission under review."""
     approval, before, target = _assess(uow, approval_id, DECISIONS[outcome])
-    approval_rules.check_decision(outcome, dtac, conditions, notes)
+    rules.check_decision(outcome, dtac, conditions, notes)
     now = uow.now()
-    numbered = _numbered(conditions, now.astimezone(approval_rules.LONDON).date())
-    if outcome != "rejected":
+    numbered = _numbered(conditions, now.astimezone(rules.LONDON).date())
+    if outcome != DecisionOutcome.REJECTED:
         expiries = _evidence_expiries(before, decided_at=now, conditions=conditions)
-        if lapsed := approval_rules.lapsed(expiries, now):
+        if lapsed := rules.lapsed(expiries, now):
             raise Conflict(f"Evidence lapsed during the review ({', '.join(lapsed)}); "
                            "reject it, or the innovator submits current evidence.",
                            lapsed_evidence=lapsed)
@@ -251,8 +252,9 @@ def decide(uow: UnitOfWork, approval_id: str, *, outcome: str, dtac: dict[str, A
     approval.decided_at, approval.decided_by = now, uow.actor.id
     approval.assessor_organisation_id = uow.actor.organisation_id
     _move(uow, approval, target, f"approval.{outcome}", before)
-    if outcome != "rejected":  # the contract has no event for a rejection: nothing changes
-        _emit_decision(uow, approval, reinstated=False)
+    # The contract has no event for a rejection: nothing a trust holds changes.
+    if outcome != DecisionOutcome.REJECTED:
+        events.decided(uow, approval, reinstated=False)
     return approval
 
 
@@ -262,10 +264,7 @@ def suspend(uow: UnitOfWork, approval_id: str, *, reason_code: str, reason: str)
     approval.previous_status = approval.status
     approval.reason_code, approval.reason = reason_code, reason.strip()
     _move(uow, approval, target, "approval.suspended", before)
-    uow.emit(EVENT.format("suspended"), {
-        **_ref(approval), "status": "suspended", "previous_status": approval.previous_status,
-        "reason_code": reason_code, "reason": approval.reason,
-        "suspended_at": approval.status_changed_at})
+    events.suspended(uow, approval)
     return approval
 
 
@@ -278,7 +277,7 @@ def reinstate(uow: UnitOfWork, approval_id: str, *, reason: str) -> Approval:
     approval.previous_status = None
     approval.reason_code, approval.reason = None, reason.strip()
     _move(uow, approval, target, "approval.reinstated", before)
-    _emit_decision(uow, approval, reinstated=True)
+    events.decided(uow, approval, reinstated=True)
     return approval
 
 
@@ -287,9 +286,7 @@ def revoke(uow: UnitOfWork, approval_id: str, *, reason_code: str, reason: str) 
     approval, before, target = _assess(uow, approval_id, ApprovalAction.REVOKE)
     approval.reason_code, approval.reason = reason_code, reason.strip()
     _move(uow, approval, target, "approval.revoked", before)
-    uow.emit(EVENT.format("revoked"), {
-        **_ref(approval), "status": "revoked", "reason_code": reason_code,
-        "reason": approval.reason, "revoked_at": approval.status_changed_at})
+    events.revoked(uow, approval)
     return approval
 
 
@@ -298,42 +295,6 @@ def expire(uow: UnitOfWork, approval: Approval) -> None:
     before = snapshot(approval)
     target = next_status(approval.status, ApprovalAction.EXPIRE)
     now = uow.now()
-    approval.lapsed_evidence = approval_rules.lapsed(_stored_expiries(approval), now)
+    approval.lapsed_evidence = rules.lapsed(_stored_expiries(approval), now)
     _move(uow, approval, target, "approval.expired", before)
-    uow.emit(EVENT.format("expired"), {
-        **_ref(approval), "status": "expired", "expires_at": approval.expires_at,
-        "expired_at": now, "lapsed_evidence": approval.lapsed_evidence})
-
-
-# --- events -----------------------------------------------------------------------------
-def _ref(approval: Approval) -> dict[str, Any]:
-    return {"approval_id": approval.id, "innovation_id": approval.innovation_id,
-            "innovator_org_id": str(approval.organisation_id),
-            "product_version": approval.product_version}
-
-
-def _emit_decision(uow: UnitOfWork, approval: Approval, *, reinstated: bool) -> None:
-    """``approval.granted`` / ``approval.conditional``: the whole assessment, so a trust's
-    register is built from events alone. A reinstatement repeats it with ``reinstated``."""
-    uow.emit(EVENT.format("granted" if approval.status == ApprovalStatus.APPROVED
-                          else "conditional"), {
-        **_ref(approval),
-        "status": approval.status,
-        "innovator_companies_house_number": approval.organisation.code,
-        "assessor_org_id": str(approval.assessor_organisation_id),
-        "dtac": approval.dtac,
-        "dspt_status": approval.dspt_status,
-        "dspt_year": approval.dspt_year,
-        "cyber_essentials_level": approval.cyber_essentials_level,
-        "cyber_essentials_expires_on": approval.cyber_essentials_expires_on,
-        "penetration_test_on": approval.penetration_test_on,
-        "device_class": approval.device_class,
-        "device_mark": approval.device_mark,
-        "device_certificate_expires_on": approval.device_certificate_expires_on,
-        "nice_esf_tier": approval.nice_esf_tier,
-        "nice_route": approval.nice_route,
-        "conditions": approval.conditions,
-        "decided_at": approval.status_changed_at if reinstated else approval.decided_at,
-        "expires_at": approval.expires_at,
-        "reinstated": reinstated,
-    })
+    events.expired(uow, approval)

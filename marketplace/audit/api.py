@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from marketplace.audit import service as audit_trail
 from marketplace.http.endpoint import ApiBlueprint, Call
-from marketplace.services import audit_trail
 from schemas.api.audit import AuditEventOut, AuditQuery
+from schemas.statuses import Role, words
 
 bp = ApiBlueprint("audit", __name__)
 
-ALL_ROLES = ("admin", "icb_buyer", "innovator", "assessor", "funder", "trust_system")
+ALL_ROLES = words(Role)
 
 
 @bp.endpoint("GET", "/audit", roles=ALL_ROLES, query=AuditQuery, response=AuditEventOut,

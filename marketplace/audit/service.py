@@ -5,8 +5,8 @@ from datetime import datetime
 
 from sqlalchemy import Select, or_, select
 
-from marketplace.actor import Actor
-from marketplace.models.audit import AuditEvent
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.audit_log import AuditEvent
 
 
 def query(viewer: Actor, *, object_type: str | None = None, object_id: str | None = None,

@@ -4,11 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, url_for
+from flask import Response, url_for
 
+from marketplace.catalogue import categories, evidence
+from marketplace.catalogue import search as catalogue_search
+from marketplace.catalogue import service as innovations
 from marketplace.http.endpoint import PUBLIC, ApiBlueprint, Call, Created
-from marketplace.services import catalogue_search, innovations
+from marketplace.http.wiring import marketplace_of
 from schemas.api.audit import AuditEventOut
+from schemas.api.categories import CategoryList
 from schemas.api.innovations import (
     EvidenceOut,
     EvidenceUpload,
@@ -26,7 +30,7 @@ REVIEWERS = ("innovator", "assessor", "admin")
 
 
 def _evidence_dir() -> Path:
-    return Path(current_app.extensions["settings"].evidence_dir)
+    return Path(marketplace_of().settings.evidence_dir)
 
 
 def _page_free(query: dict[str, Any]) -> dict[str, Any]:
@@ -34,10 +38,16 @@ def _page_free(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.endpoint("GET", "/innovations", roles=PUBLIC, query=InnovationQuery,
-             response=InnovationOut, paginated=True,
+             response=InnovationOut, paginated=True, errors=(403,),
              summary="The catalogue: full-text search, filters, relevance or recency")
 def list_innovations(call: Call) -> Any:
     return catalogue_search.search(call.uow, **_page_free(call.query))
+
+
+@bp.endpoint("GET", "/categories", roles=PUBLIC, response=CategoryList,
+             summary="The catalogue's categories in use, with their listings (a hierarchy)")
+def list_categories(call: Call) -> Any:
+    return {"items": categories.in_use(call.uow)}
 
 
 @bp.endpoint("POST", "/innovations", roles=OWNER, body=InnovationCreate, response=InnovationOut,
@@ -75,7 +85,7 @@ def innovation_history(call: Call, innovation_id: str) -> Any:
              body=EvidenceUpload, response=EvidenceOut, status=201, idempotent=True,
              errors=(404, 409), summary="Upload an evidence file (base64 in JSON)")
 def upload_evidence(call: Call, innovation_id: str) -> Created:
-    document = innovations.add_evidence(call.uow, innovation_id, evidence_dir=_evidence_dir(),
+    document = evidence.add(call.uow, innovation_id, evidence_dir=_evidence_dir(),
                                         **call.body)
     return Created(document, url_for(".download_evidence", innovation_id=innovation_id,
                                      evidence_id=document.id))
@@ -85,14 +95,17 @@ def upload_evidence(call: Call, innovation_id: str) -> Created:
              response=EvidenceOut, paginated=True, errors=(404,),
              summary="The listing's evidence documents (metadata and SHA-256)")
 def list_evidence(call: Call, innovation_id: str) -> Any:
-    return innovations.evidence_query(call.uow, innovation_id)
+    return evidence.documents(call.uow, innovation_id)
 
 
 @bp.endpoint("GET", "/innovations/<innovation_id>/evidence/<evidence_id>", roles=REVIEWERS,
              errors=(404,), summary="Download an evidence file (checked against its SHA-256)")
 def download_evidence(call: Call, innovation_id: str, evidence_id: str) -> Response:
-    document, content = innovations.evidence_content(call.uow, innovation_id, evidence_id,
+    document, content = evidence.read(call.uow, innovation_id, evidence_id,
                                                      _evidence_dir())
     return Response(content, mimetype=document.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{document.filename}"',
+        # RFC 6266: any Unicode name in filename*, the header itself ASCII (else a 500);
+        # nosniff so a browser never runs the bytes as something other than declared.
+        "Content-Disposition": evidence.content_disposition(document.filename),
+        "X-Content-Type-Options": "nosniff",
         "ETag": f'"{document.sha256}"', "Digest": f"sha-256={document.sha256}"})

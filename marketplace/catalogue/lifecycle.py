@@ -7,13 +7,8 @@ from __future__ import annotations
 
 import enum
 
-from marketplace.domain.state_machine import StateMachine
-
-
-class ListingStatus(enum.StrEnum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    WITHDRAWN = "withdrawn"
+from marketplace.kernel.state_machine import StateMachine
+from schemas.statuses import ListingStatus
 
 
 class ListingAction(enum.StrEnum):

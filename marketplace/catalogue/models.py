@@ -1,4 +1,4 @@
-"""The catalogue: innovation listings, their evidence documents and central approvals.
+"""The catalogue: innovation listings and their evidence documents.
 
 A listing's categories, care-pathway stages and use cases are JSON lists on the listing
 (read with it, carried in its events). For filtering, database triggers (migration 0002)
@@ -14,25 +14,19 @@ triggers, on PostgreSQL a generated
 """
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    text,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, JsonType, UtcDateTime, metadata, utcnow
-from marketplace.domain.approval_state import OPEN, ApprovalStatus
-from marketplace.domain.listing_state import ListingStatus
-from marketplace.models.organisation import Organisation
+from marketplace.catalogue.lifecycle import ListingStatus
+from marketplace.kernel.clock import utcnow
+from marketplace.kernel.db import Base, JsonType, UtcDateTime, in_list, metadata
+from marketplace.organisations.models import Organisation
+
+if TYPE_CHECKING:
+    from marketplace.approvals.models import Approval
 
 #: Search objects the migration creates by hand (SQLite FTS5 and its shadow tables,
 #: PostgreSQL's generated tsvector column and its index): ``(kind, name)`` pairs.
@@ -44,12 +38,9 @@ SEARCH_OBJECTS: frozenset[tuple[str, str]] = frozenset({
 })
 metadata.info.setdefault("unmodelled", set()).update(SEARCH_OBJECTS)
 
-
-def _in(values: Any) -> str:
-    return ", ".join(f"'{v}'" for v in sorted(values))
-
-
-OPEN_APPROVAL = f"status IN ({_in(OPEN)})"
+#: Fields the innovator edits, all public once the listing is published.
+EDITABLE = ("name", "summary", "product_version", "categories", "pathway_stages", "use_cases",
+            "esf_tier", "device_class", "device_mark", "pricing_model")
 
 
 class Innovation(Base):
@@ -62,7 +53,7 @@ class Innovation(Base):
 
     __tablename__ = "innovation"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(ListingStatus)})", name="status"),
+        CheckConstraint(f"status IN ({in_list(ListingStatus)})", name="status"),
         Index("ix_innovation_status_published_at", "status", "published_at", "pk"),
     )
 
@@ -140,87 +131,3 @@ class EvidenceDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     uploaded_by: Mapped[str] = mapped_column(String(64))
-
-
-def _evidence_fk() -> Any:
-    return mapped_column(ForeignKey("evidence_document.id"))
-
-
-class Approval(Base):
-    """The central assessment (DTAC v2 and more) of one product version of a listing."""
-
-    __tablename__ = "approval"
-    __table_args__ = (
-        CheckConstraint(f"status IN ({_in(ApprovalStatus)})", name="status"),
-        # At most one open (non-final) approval per innovation and product version.
-        Index("uq_approval_open_version", "innovation_id", "product_version", unique=True,
-              sqlite_where=text(OPEN_APPROVAL), postgresql_where=text(OPEN_APPROVAL)),
-        Index("ix_approval_innovation_version", "innovation_id", "product_version", "status"),
-        Index("ix_approval_status_expires_at", "status", "expires_at"),
-    )
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    innovation_id: Mapped[str] = mapped_column(ForeignKey("innovation.id"))
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    product_version: Mapped[str] = mapped_column(String(50))
-    status: Mapped[str] = mapped_column(String(16), default=ApprovalStatus.SUBMITTED)
-    previous_status: Mapped[str | None] = mapped_column(String(16))
-    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    submitted_by: Mapped[str] = mapped_column(String(64))
-    review_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    decided_by: Mapped[str | None] = mapped_column(String(64))
-    assessor_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
-    status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    reason_code: Mapped[str | None] = mapped_column(String(40))
-    reason: Mapped[str | None] = mapped_column(String(1000))
-
-    # C1 clinical safety (DCB0129)
-    safety_case_evidence_id: Mapped[str] = _evidence_fk()
-    hazard_log_evidence_id: Mapped[str] = _evidence_fk()
-    clinical_safety_officer: Mapped[str] = mapped_column(String(200))
-    clinical_safety_officer_registration: Mapped[str] = mapped_column(String(50))
-    # C2 data protection
-    ico_registration: Mapped[str] = mapped_column(String(16))
-    dpia_evidence_id: Mapped[str] = _evidence_fk()
-    dspt_status: Mapped[str] = mapped_column(String(32))
-    dspt_year: Mapped[str] = mapped_column(String(7))
-    # C3 technical security
-    cyber_essentials_level: Mapped[str] = mapped_column(String(32))
-    cyber_essentials_expires_on: Mapped[date] = mapped_column(Date)
-    penetration_test_on: Mapped[date | None] = mapped_column(Date)
-    penetration_test_evidence_id: Mapped[str | None] = _evidence_fk()
-    mfa_enabled: Mapped[bool] = mapped_column(Boolean)
-    # C4 interoperability
-    interoperability_standards: Mapped[list[str]] = mapped_column(JsonType)
-    interoperability_notes: Mapped[str | None] = mapped_column(String(2000))
-    # D usability and accessibility
-    wcag_level: Mapped[str] = mapped_column(String(3))
-    accessibility_notes: Mapped[str | None] = mapped_column(String(2000))
-    # Medical device (MHRA) and NICE
-    device_class: Mapped[str] = mapped_column(String(16))
-    device_mark: Mapped[str] = mapped_column(String(8))
-    device_certificate_expires_on: Mapped[date | None] = mapped_column(Date)
-    device_certificate_evidence_id: Mapped[str | None] = _evidence_fk()
-    nice_esf_tier: Mapped[str] = mapped_column(String(1))
-    nice_route: Mapped[str | None] = mapped_column(String(40))
-    nice_recommendation: Mapped[str | None] = mapped_column(String(1000))
-
-    # The assessment
-    dtac: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
-    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)
-    decision_notes: Mapped[str | None] = mapped_column(String(2000))
-    #: Evidence kind -> ISO time it lapses; ``expires_at`` is the earliest of them.
-    evidence_expiries: Mapped[dict[str, str]] = mapped_column(JsonType)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    lapsed_evidence: Mapped[list[str] | None] = mapped_column(JsonType)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    # Loaded on access (many-to-one: usually from the identity map), keeping the row
-    # lock's SELECT ... FOR UPDATE a plain single-table query.
-    innovation: Mapped[Innovation] = relationship()
-    organisation: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])
-    assessor_organisation: Mapped[Organisation | None] = relationship(
-        foreign_keys=[assessor_organisation_id])
-
-    __mapper_args__ = {"version_id_col": version}

@@ -16,12 +16,13 @@ from sqlalchemy import Select, func, literal_column, select, table
 from sqlalchemy import column as sql_column
 from sqlalchemy.orm import selectinload
 
-from marketplace.domain.listing_state import ListingStatus
-from marketplace.errors import Forbidden, InvalidInput
-from marketplace.models.catalogue import Innovation, InnovationCategory, InnovationPathwayStage
-from marketplace.models.identity import Role
-from marketplace.services.approvals import pre_approved_now
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.approvals.service import pre_approved_now
+from marketplace.catalogue import categories
+from marketplace.catalogue.lifecycle import ListingStatus
+from marketplace.catalogue.models import Innovation, InnovationCategory, InnovationPathwayStage
+from marketplace.kernel.errors import Forbidden, InvalidInput, NotAuthenticated
+from marketplace.kernel.unit_of_work import UnitOfWork
+from schemas.statuses import Role
 
 #: bm25 weight per FTS5 column, in table order: name, summary, use_cases.
 SQLITE_WEIGHTS = (10.0, 2.0, 5.0)
@@ -88,6 +89,9 @@ def search(uow: UnitOfWork, *, q: str | None = None, category: str | None = None
     """The catalogue query (published listings, or with ``mine`` the caller's own)."""
     stmt = select(Innovation).options(selectinload(Innovation.approvals))
     if mine:
+        if uow.actor.is_anonymous:
+            raise NotAuthenticated("mine=true lists an innovator's own listings; send an "
+                                   "innovator token.")
         if uow.actor.role != Role.INNOVATOR:
             raise Forbidden("mine=true lists an innovator's own listings; use an innovator "
                             "token.")
@@ -95,8 +99,9 @@ def search(uow: UnitOfWork, *, q: str | None = None, category: str | None = None
     else:
         stmt = stmt.where(Innovation.status == ListingStatus.PUBLISHED)
     if category:
+        categories.check_known(uow, category)
         stmt = stmt.where(Innovation.pk.in_(select(InnovationCategory.innovation_pk).where(
-            InnovationCategory.category == category)))
+            categories.under(category))))
     if pathway:
         stmt = stmt.where(Innovation.pk.in_(select(InnovationPathwayStage.innovation_pk).where(
             InnovationPathwayStage.stage == pathway)))

@@ -1,4 +1,4 @@
-"""Innovation listings: drafts, publication, edits, withdrawal, evidence files and history.
+"""Innovation listings: drafts, publication, edits, withdrawal and history.
 
 A listing belongs to its innovator organisation; only that organisation changes it.
 Drafts are visible to their owner, assessors and admins; published and withdrawn
@@ -7,28 +7,22 @@ whole listing; every change is audited, and the audit rows are the listing's his
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
 
-from marketplace.actor import Actor
-from marketplace.domain.listing_state import MACHINE, STATUS_ACTIONS, ListingAction, ListingStatus
-from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from marketplace.models.audit import AuditEvent
-from marketplace.models.catalogue import Approval, EvidenceDocument, Innovation
-from marketplace.models.identity import Role
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.approvals.models import Approval
+from marketplace.catalogue import events
+from marketplace.catalogue.lifecycle import MACHINE, STATUS_ACTIONS, ListingAction, ListingStatus
+from marketplace.catalogue.models import EDITABLE, Innovation
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.audit_log import AuditEvent
+from marketplace.kernel.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed
+from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events.common import PATHWAY_STAGES
+from schemas.statuses import Role
 
-#: Fields the innovator edits; the event field ``product_name`` is ``name`` here.
-EDITABLE = ("name", "summary", "product_version", "categories", "pathway_stages", "use_cases",
-            "esf_tier", "device_class", "device_mark", "pricing_model")
-EVENT_NAMES = {"name": "product_name"}
 #: Roles that may see any draft and any evidence: the central assessor and operators.
 REVIEWERS = (Role.ASSESSOR, Role.ADMIN)
 
@@ -38,14 +32,6 @@ def snapshot(innovation: Innovation) -> dict[str, Any]:
     out = {name: getattr(innovation, name) for name in EDITABLE}
     out.update(status=innovation.status, withdrawal_reason=innovation.withdrawal_reason)
     return out
-
-
-def public_state(innovation: Innovation) -> dict[str, Any]:
-    """The listing as ``innovation.listed``/``innovation.updated`` carry it."""
-    state = {EVENT_NAMES.get(name, name): getattr(innovation, name) for name in EDITABLE}
-    return {"innovation_id": innovation.id,
-            "innovator_org_id": str(innovation.organisation_id),
-            "innovator_companies_house_number": innovation.organisation.code, **state}
 
 
 def check_device(device_class: str, device_mark: str) -> None:
@@ -140,6 +126,10 @@ def update(uow: UnitOfWork, innovation_id: str, *, expected_version: int,
     if withdrawal_reason is not None and action != ListingAction.WITHDRAW:
         raise InvalidInput("A withdrawal reason goes with status withdrawn.",
                            {"withdrawal_reason": ["only when withdrawing"]})
+    if (action == ListingAction.WITHDRAW and innovation.status == ListingStatus.PUBLISHED
+            and not (withdrawal_reason or "").strip()):
+        raise InvalidInput("Say why the listing is withdrawn: trusts see the reason.",
+                           {"withdrawal_reason": ["required to withdraw a published listing"]})
     if changes and action == ListingAction.WITHDRAW:
         raise InvalidInput("Withdraw a listing without changing it.",
                            {name: ["not with status withdrawn"] for name in changes})
@@ -149,7 +139,7 @@ def update(uow: UnitOfWork, innovation_id: str, *, expected_version: int,
         MACHINE.target(innovation.status, action)
     if not changes and action is None:
         return innovation
-    before, before_public = snapshot(innovation), public_state(innovation)
+    before, before_public = snapshot(innovation), events.public_state(innovation)
     was_published = innovation.status == ListingStatus.PUBLISHED
     _apply(innovation, changes)
     check_device(innovation.device_class, innovation.device_mark)
@@ -161,32 +151,17 @@ def update(uow: UnitOfWork, innovation_id: str, *, expected_version: int,
         innovation.status, innovation.withdrawn_at = ListingStatus.WITHDRAWN, now
         innovation.withdrawal_reason = withdrawal_reason
     uow.session.flush()
-    _announce(uow, innovation, action, was_published, before_public)
+    if action == ListingAction.PUBLISH:
+        events.listed(uow, innovation)
+    elif action == ListingAction.WITHDRAW:
+        if was_published:
+            events.withdrawn(uow, innovation)
+    elif was_published:
+        events.updated(uow, innovation, before_public)
     uow.audit(f"innovation.{MACHINE.done[action or ListingAction.EDIT]}", "innovation",
               innovation.id, before=before, after=snapshot(innovation),
               subject_organisation_id=innovation.organisation_id)
     return innovation
-
-
-def _announce(uow: UnitOfWork, innovation: Innovation, action: ListingAction | None,
-              was_published: bool, before_public: dict[str, Any]) -> None:
-    """The ``innovation.*`` event for a change; drafts are private, so they emit nothing."""
-    now = uow.now()
-    if action == ListingAction.PUBLISH:
-        uow.emit("uk.nhs.marketplace.innovation.listed.v1",
-                 {**public_state(innovation), "listed_at": now})
-    elif action == ListingAction.WITHDRAW:
-        if was_published:
-            uow.emit("uk.nhs.marketplace.innovation.withdrawn.v1", {
-                "innovation_id": innovation.id,
-                "innovator_org_id": str(innovation.organisation_id),
-                "withdrawn_at": now, "reason": innovation.withdrawal_reason})
-    elif was_published:
-        after = public_state(innovation)
-        changed = sorted(k for k in after if after[k] != before_public[k])
-        if changed:
-            uow.emit("uk.nhs.marketplace.innovation.updated.v1",
-                     {**after, "changed_fields": changed, "updated_at": now})
 
 
 def history(uow: UnitOfWork, innovation_id: str) -> Select[tuple[AuditEvent]]:
@@ -197,76 +172,3 @@ def history(uow: UnitOfWork, innovation_id: str) -> Select[tuple[AuditEvent]]:
         and_(AuditEvent.object_type == "innovation", AuditEvent.object_id == innovation.id),
         and_(AuditEvent.object_type == "approval", AuditEvent.object_id.in_(approval_ids)),
     )).order_by(AuditEvent.id)
-
-
-# --- evidence documents -----------------------------------------------------------------
-def evidence_path(evidence_dir: Path, sha256: str) -> Path:
-    """Files are stored by content hash: identical uploads share one file."""
-    return evidence_dir / sha256[:2] / sha256
-
-
-def _store(evidence_dir: Path, sha256: str, content: bytes) -> None:
-    path = evidence_path(evidence_dir, sha256)
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename: a reader never sees half a file, and a crash leaves no partial
-    # file under the hash's name. A rolled-back upload leaves an unreferenced file, which
-    # is harmless (content-addressed) and reused if the same bytes come again.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def add_evidence(uow: UnitOfWork, innovation_id: str, *, evidence_dir: Path, kind: str,
-                 title: str, filename: str, media_type: str, content: bytes
-                 ) -> EvidenceDocument:
-    """Store an evidence file and record its metadata and SHA-256 against the listing."""
-    innovation = get_own(uow, innovation_id)
-    if innovation.status == ListingStatus.WITHDRAWN:
-        raise Conflict("The listing is withdrawn; it takes no more evidence.")
-    if not content:
-        raise InvalidInput("The file is empty.", {"content": ["no bytes"]})
-    digest = hashlib.sha256(content).hexdigest()
-    _store(evidence_dir, digest, content)
-    document = EvidenceDocument(
-        id=str(uuid.uuid4()), innovation_id=innovation.id, kind=kind, title=title.strip(),
-        filename=filename, media_type=media_type, size_bytes=len(content), sha256=digest,
-        uploaded_at=uow.now(), uploaded_by=uow.actor.id)
-    uow.session.add(document)
-    uow.session.flush()
-    uow.audit("innovation.evidence_added", "innovation", innovation.id,
-              after={"evidence": {"id": document.id, "kind": kind, "title": document.title,
-                                  "filename": filename, "sha256": digest,
-                                  "size_bytes": len(content)}},
-              subject_organisation_id=innovation.organisation_id)
-    return document
-
-
-def evidence_query(uow: UnitOfWork, innovation_id: str) -> Select[tuple[EvidenceDocument]]:
-    innovation = get_reviewable(uow, innovation_id)
-    return (select(EvidenceDocument).where(EvidenceDocument.innovation_id == innovation.id)
-            .order_by(EvidenceDocument.uploaded_at, EvidenceDocument.id))
-
-
-def evidence_content(uow: UnitOfWork, innovation_id: str, evidence_id: str,
-                     evidence_dir: Path) -> tuple[EvidenceDocument, bytes]:
-    """The document and its bytes, checked against the recorded SHA-256."""
-    innovation = get_reviewable(uow, innovation_id)
-    document = uow.session.get(EvidenceDocument, evidence_id)
-    if document is None or document.innovation_id != innovation.id:
-        raise NotFound(f"No evidence document {evidence_id!r} on this listing.")
-    path = evidence_path(evidence_dir, document.sha256)
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound("The evidence file is missing from storage.") from None
-    if hashlib.sha256(content).hexdigest() != document.sha256:
-        raise Conflict("The stored evidence file does not match its SHA-256; it has been "
-                       "altered or damaged.")
-    return document, content

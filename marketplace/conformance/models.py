@@ -3,7 +3,7 @@
 One row per trust, replaced by each newer ack: where the trust stands (last applied
 sequence per aggregate), under which route version, with which state hash, and since
 when it has stood there. Whether that is current, lagging or diverged is worked out
-when asked (``marketplace.services.conformance``), against the outbox and the others.
+when asked (``marketplace.conformance.service``), against the outbox and the others.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.db import Base, JsonType, UtcDateTime
+from marketplace.kernel.db import Base, JsonType, UtcDateTime
 
 
 class TrustConformance(Base):

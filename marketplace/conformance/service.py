@@ -18,18 +18,16 @@ agreement among trusts at the same position is the central check.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 
 from events.consumer import ConsumedEvent, EventConsumer, Gap
-from marketplace.db import make_engine, utcnow
-from marketplace.models.conformance import TrustConformance
-from marketplace.models.events import (
+from marketplace.conformance.models import TrustConformance
+from marketplace.kernel.clock import utcnow
+from marketplace.kernel.outbox import (
     consumer_sequence,
     event_feed,
     event_sequence,
@@ -37,6 +35,7 @@ from marketplace.models.events import (
     outbox,
     outbox_pending,
 )
+from schemas.api.conformance import CONFORMANCE_STATUSES
 from schemas.events import registry
 from schemas.events.topics import ACKS
 
@@ -83,35 +82,13 @@ def accept_gap(conn: Connection, event: ConsumedEvent, gap: Gap) -> None:
     """Acks are numbered, not counted (see ``adapters.acks``): a gap loses nothing."""
 
 
-def acks_consumer(database_url: str, bootstrap_servers: str,
+def acks_consumer(engine: Engine, bootstrap_servers: str,
                   topics: tuple[str, ...] = (ACKS,)) -> EventConsumer:
+    """The consumer of ``route.applied`` that keeps ``trust_conformance`` (``marketplace
+    acks``)."""
     return EventConsumer(name=ACKS_CONSUMER, bootstrap_servers=bootstrap_servers,
-                         topics=list(topics), engine=make_engine(database_url), inbox=inbox,
+                         topics=list(topics), engine=engine, inbox=inbox,
                          sequences=consumer_sequence, handler=record_ack, on_gap=accept_gap)
-
-
-class _ExpectedAckGaps(logging.Filter):
-    """Acks are numbered, not counted: the runtime's gap warning for them is noise."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.getMessage().startswith(f"{ACKS_CONSUMER}: gap in trust/"))
-
-
-def run_acks(database_url: str, bootstrap_servers: str) -> None:
-    """``marketplace acks``: consume acknowledgements until SIGINT or SIGTERM."""
-    from events.topics import ensure_topics
-
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("events.consumer").addFilter(_ExpectedAckGaps())
-    ensure_topics(bootstrap_servers)
-    consumer = acks_consumer(database_url, bootstrap_servers)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    log.info("consuming %s as %s", ACKS, ACKS_CONSUMER)
-    consumer.run(stop)
-    consumer.engine.dispose()
 
 
 # --- judging --------------------------------------------------------------------------
@@ -207,5 +184,5 @@ def report(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
     summary = Counter(t["status"] for t in trusts)
     return {"checked_at": now, "head": {"aggregates": len(heads),
                                         "events": sum(heads.values())},
-            "summary": {s: summary.get(s, 0) for s in ("current", "lagging", "diverged")},
+            "summary": {s: summary.get(s, 0) for s in CONFORMANCE_STATUSES},
             "trusts": trusts}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from marketplace import demo_catalogue
-from marketplace.config import INSTANCE_DIR
-from marketplace.models.organisation import Organisation
-from marketplace.services import organisations
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.demo import catalogue as demo_catalogue
+from marketplace.kernel.settings import INSTANCE_DIR
+from marketplace.kernel.unit_of_work import UnitOfWork
+from marketplace.organisations import service as organisations
+from marketplace.organisations.models import Organisation
 
 # (code, kind, name, parent ICB)
 DEMO_ORGANISATIONS: tuple[tuple[str, str, str, str | None], ...] = (

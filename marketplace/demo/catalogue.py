@@ -17,11 +17,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from marketplace.actor import Actor
-from marketplace.domain.approval_rules import LONDON
-from marketplace.models.catalogue import Innovation
-from marketplace.services import approvals, innovations, organisations
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.approvals import service as approvals
+from marketplace.approvals.rules import LONDON
+from marketplace.catalogue import evidence
+from marketplace.catalogue import service as innovations
+from marketplace.catalogue.models import Innovation
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.unit_of_work import UnitOfWork
+from marketplace.organisations import service as organisations
 
 ASSESSOR_CODE = "X24"
 PASS = {"c1": "pass", "c2": "pass", "c3": "pass", "c4": "pass", "d": "pass"}
@@ -132,7 +135,7 @@ def _submission(uow: UnitOfWork, innovation: Innovation, demo: DemoListing, toda
     for kind in ("dcb0129_safety_case", "hazard_log", "dpia"):
         content = (f"Demo {kind} for {innovation.name} {innovation.product_version} "
                    "(illustrative, not a real document).").encode()
-        docs[kind] = innovations.add_evidence(
+        docs[kind] = evidence.add(
             uow, innovation.id, evidence_dir=evidence_dir, kind=kind,
             title=kind.replace("_", " ").capitalize(), filename=f"{kind}.txt",
             media_type="text/plain", content=content).id

@@ -2,36 +2,26 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
 from events.relay import DEFAULT_BATCH_SIZE
-from marketplace.actor import Actor
-from marketplace.config import Settings
-from marketplace.db import make_engine, make_session_factory
-from marketplace.errors import DomainError
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.bootstrap import bootstrap
+from marketplace.entrypoints.command import command_unit_of_work
+from marketplace.kernel.settings import Settings
+from schemas.statuses import OrganisationKind, Role, words
 
-CLI_ACTOR = Actor(id="cli", role="admin", label="marketplace command line")
+NO_BROKER = """No Kafka broker is configured.
+Point at one:   KAFKA_BOOTSTRAP_SERVERS=host:9092 marketplace relay
+or start the embedded broker (tansu) in another terminal and use the address it prints:
+                python -m events.broker
+or run everything on one machine:   marketplace dev   (make run)"""
 
 
-@contextmanager
-def cli_unit_of_work(settings: Settings | None = None) -> Iterator[UnitOfWork]:
-    """A committed unit of work for one command; domain errors become a clean exit 1."""
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url)
-    try:
-        with UnitOfWork(make_session_factory(engine), CLI_ACTOR,
-                        event_source=settings.event_source) as uow:
-            yield uow
-            uow.commit()
-    except DomainError as exc:
-        errors = getattr(exc, "extra", {}).get("errors")
-        raise click.ClickException(f"{exc.detail} {errors or ''}".strip()) from exc
-    finally:
-        engine.dispose()
+def _bootstrap_servers(settings: Settings) -> str:
+    if not settings.kafka_bootstrap_servers:
+        raise click.ClickException(NO_BROKER)
+    return settings.kafka_bootstrap_servers
 
 
 @click.group()
@@ -50,10 +40,10 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations (idempotent)."""
     from marketplace import migrate
 
-    engine = make_engine(Settings.from_env().database_url)
-    migrate.upgrade(engine, revision)
-    click.echo(f"database at revision {migrate.current_revision(engine)}")
-    engine.dispose()
+    marketplace = bootstrap()
+    migrate.upgrade(marketplace.engine, revision)
+    click.echo(f"database at revision {migrate.current_revision(marketplace.engine)}")
+    marketplace.dispose()
 
 
 @main.group()
@@ -64,14 +54,14 @@ def org() -> None:
 @org.command("add")
 @click.option("--ods", "code", required=True, help="ODS code, or Companies House number")
 @click.option("--kind", required=True,
-              type=click.Choice(["icb", "trust", "innovator", "assessor", "funder"]))
+              type=click.Choice(words(OrganisationKind)))
 @click.option("--name", required=True)
 @click.option("--parent", default=None, help="a trust's ICB (ODS code)")
 def org_add(code: str, kind: str, name: str, parent: str | None) -> None:
     """Add an organisation."""
-    from marketplace.services import organisations
+    from marketplace.organisations import service as organisations
 
-    with cli_unit_of_work() as uow:
+    with command_unit_of_work() as uow:
         added = organisations.add(uow, code=code, kind=kind, name=name, parent=parent)
         click.echo(f"added {added.kind} {added.code} {added.name}")
 
@@ -84,14 +74,13 @@ def token() -> None:
 @token.command("create")
 @click.option("--ods", "code", default=None, help="the organisation (not for admin tokens)")
 @click.option("--role", required=True,
-              type=click.Choice(["icb_buyer", "innovator", "assessor", "funder", "trust_system",
-                                 "admin"]))
+              type=click.Choice(words(Role)))
 @click.option("--name", required=True, help="a label saying who or what uses it")
 def token_create(code: str | None, role: str, name: str) -> None:
     """Print a new token once, alone on the last line (only its hash is stored)."""
-    from marketplace.services import tokens
+    from marketplace.identity import service as tokens
 
-    with cli_unit_of_work() as uow:
+    with command_unit_of_work() as uow:
         created, plain = tokens.create(uow, role=role, name=name, code=code)
         click.echo(f"token id {created.id} role {created.role} "
                    f"organisation {created.organisation.code if created.organisation else '-'}")
@@ -102,9 +91,9 @@ def token_create(code: str | None, role: str, name: str) -> None:
 @click.argument("token_id")
 def token_revoke(token_id: str) -> None:
     """Revoke a token by its id."""
-    from marketplace.services import tokens
+    from marketplace.identity import service as tokens
 
-    with cli_unit_of_work() as uow:
+    with command_unit_of_work() as uow:
         revoked = tokens.revoke(uow, token_id)
         click.echo(f"revoked {revoked.id} at {revoked.revoked_at:%Y-%m-%dT%H:%M:%SZ}")
 
@@ -115,7 +104,7 @@ def token_revoke(token_id: str) -> None:
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the web app and API (gunicorn where available)."""
-    from marketplace.server import serve as run_server
+    from marketplace.entrypoints.server import serve as run_server
 
     run_server(host, port, workers)
 
@@ -124,36 +113,35 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=int)
 def relay(batch_size: int) -> None:
     """Publish the outbox to Kafka until stopped."""
-    from marketplace.relay import run_relay
+    from marketplace.entrypoints.relay import run_relay
 
     settings = Settings.from_env()
-    if not settings.kafka_bootstrap_servers:
-        raise click.ClickException("Set KAFKA_BOOTSTRAP_SERVERS (marketplace dev starts a broker).")
-    run_relay(settings, settings.kafka_bootstrap_servers, batch_size)
+    servers = _bootstrap_servers(settings)
+    run_relay(bootstrap(settings), servers, batch_size)
 
 
 @main.command()
 def tick() -> None:
-    """Time-based transitions: approvals whose evidence lapsed expire (idempotent)."""
-    from marketplace.services import approval_expiry
+    """Every deadline that has fallen due (approvals whose evidence lapsed expire);
+    idempotent, and safe to run twice at once."""
+    from marketplace.entrypoints.tick import run_tick
 
-    with cli_unit_of_work() as uow:
-        expired = approval_expiry.expire_due(uow)
-        for approval in expired:
-            click.echo(f"approval {approval.id} expired (version {approval.product_version}: "
-                       f"{', '.join(approval.lapsed_evidence or [])} lapsed)")
-        click.echo(f"expired {len(expired)} approval{'' if len(expired) == 1 else 's'}")
+    marketplace = bootstrap()
+    try:
+        for line in run_tick(marketplace):
+            click.echo(line)
+    finally:
+        marketplace.dispose()
 
 
 @main.command()
 def acks() -> None:
     """Consume trust adapters' acknowledgements (route.applied) until stopped."""
-    from marketplace.services.conformance import run_acks
+    from marketplace.entrypoints.acks import run_acks
 
     settings = Settings.from_env()
-    if not settings.kafka_bootstrap_servers:
-        raise click.ClickException("Set KAFKA_BOOTSTRAP_SERVERS (marketplace dev starts a broker).")
-    run_acks(settings.database_url, settings.kafka_bootstrap_servers)
+    servers = _bootstrap_servers(settings)
+    run_acks(bootstrap(settings), servers)
 
 
 @main.group()
@@ -201,7 +189,7 @@ def seed_demo() -> None:
     """Realistic demo data; safe to run twice."""
     from marketplace.demo import seed
 
-    with cli_unit_of_work() as uow:
+    with command_unit_of_work() as uow:
         for line in seed(uow):
             click.echo(line)
 
@@ -210,7 +198,7 @@ def seed_demo() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def dev(port: int) -> None:
     """Everything on one machine, on the embedded defaults."""
-    from marketplace.dev import run_dev
+    from marketplace.entrypoints.dev import run_dev
 
     sys.exit(run_dev(port))
 

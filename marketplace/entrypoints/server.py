@@ -5,6 +5,25 @@ from typing import Any
 
 from marketplace.app import create_app
 
+#: gunicorn's request limits (its defaults, stated so they are visible and tested): past
+#: them it answers 414 or 431 itself, as problem+json through ``ProblemJsonWorker``.
+LIMIT_REQUEST_LINE = 4094
+LIMIT_REQUEST_FIELDS = 100
+LIMIT_REQUEST_FIELD_SIZE = 8190
+#: The gthread worker (``threads`` > 1) with gunicorn's HTML error pages made problem+json.
+WORKER_CLASS = "marketplace.entrypoints.gunicorn_errors.ProblemJsonWorker"
+
+
+def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """The gunicorn settings of ``marketplace serve``, apart so they can be read and tested."""
+    return {"bind": f"{host}:{port}", "workers": workers, "threads": 4,
+            "worker_class": WORKER_CLASS, "accesslog": "-", "timeout": 30,
+            "limit_request_line": LIMIT_REQUEST_LINE,
+            "limit_request_fields": LIMIT_REQUEST_FIELDS,
+            "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
+            # Unused, and one per user: two servers (tests, dev beside another) would share it.
+            "control_socket_disable": True}
+
 
 def serve(host: str, port: int, workers: int = 2) -> None:
     try:
@@ -15,9 +34,7 @@ def serve(host: str, port: int, workers: int = 2) -> None:
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            options: dict[str, Any] = {"bind": f"{host}:{port}", "workers": workers,
-                                       "threads": 4, "accesslog": "-", "timeout": 30}
-            for key, value in options.items():
+            for key, value in gunicorn_options(host, port, workers).items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:

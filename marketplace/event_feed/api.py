@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marketplace.event_feed import service as event_feed
 from marketplace.http.endpoint import ApiBlueprint, Call
-from marketplace.services import event_feed
 from schemas.api.events import EventFeedPage, EventFeedQuery
 
 bp = ApiBlueprint("events", __name__)

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from marketplace.models.events import event_feed, outbox
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.outbox import event_feed, outbox
+from marketplace.kernel.unit_of_work import UnitOfWork
 
 
 def page(uow: UnitOfWork, after: int, limit: int, topic: str | None = None) -> dict[str, Any]:

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from flask import request
 
-from marketplace.actor import Actor
-from marketplace.http.problems import Problem
-from marketplace.services import tokens
-from marketplace.unit_of_work import UnitOfWork
-
-ANONYMOUS = Actor(id="anonymous", role="anonymous", label="anonymous")
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="marketplace"'}
+from marketplace.http.problems import CHALLENGE, Problem
+from marketplace.identity import service as tokens
+from marketplace.kernel.actor import ANONYMOUS, Actor
+from marketplace.kernel.unit_of_work import UnitOfWork
 
 
 def bearer_token() -> str | None:

@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
-from marshmallow import Schema
+from flask import Blueprint, Response, request
+from marshmallow import Schema, ValidationError
 from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.actor import Actor
-from marketplace.errors import Conflict
-from marketplace.http import idempotency
+from marketplace.http import idempotency, text_input
 from marketplace.http.auth import ANONYMOUS, authenticate, authorise
 from marketplace.http.etag import etag_for, required_if_match_version
 from marketplace.http.pagination import PageQuery, paginate
 from marketplace.http.problems import Problem
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.http.wiring import marketplace_of
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.errors import Conflict
+from marketplace.kernel.unit_of_work import UnitOfWork
 
 PUBLIC = None  # roles=PUBLIC: no token needed
 
@@ -69,6 +71,22 @@ class Created:
     location: str
 
 
+#: ``X-Request-Id`` is kept on every audit row of the request (a column of this width).
+MAX_REQUEST_ID = 64
+_REQUEST_ID = re.compile(rf"[!-~]{{1,{MAX_REQUEST_ID}}}")
+
+
+def _request_id() -> str:
+    """The caller's ``X-Request-Id`` (printable ASCII, at most 64), or a new UUID."""
+    given = request.headers.get("X-Request-Id")
+    if given is None:
+        return str(uuid.uuid4())
+    if _REQUEST_ID.fullmatch(given) is None:
+        raise Problem(400, "Bad Request", f"X-Request-Id must be 1 to {MAX_REQUEST_ID} "
+                      "printable ASCII characters without spaces.")
+    return given
+
+
 def _is_json(mimetype: str) -> bool:
     return mimetype == "application/json" or mimetype.endswith("+json")
 
@@ -76,11 +94,7 @@ def _is_json(mimetype: str) -> bool:
 def _parse_json_body() -> Any:
     if not _is_json(request.mimetype or ""):
         raise Problem(415, "Unsupported Media Type", "Send the body as application/json.")
-    raw = request.get_data(cache=True)
-    try:
-        return json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "Malformed JSON", f"The body is not valid JSON: {exc}.") from exc
+    return text_input.parse_json(request.get_data(cache=True))
 
 
 @functools.cache
@@ -91,14 +105,25 @@ def _with_paging(schema_cls: type[Schema] | None) -> type[Schema]:
     return type(f"{schema_cls.__name__}Paged", (schema_cls, PageQuery), {})
 
 
-def _load(schema_cls: type[Schema] | None, data: Any, *, paginated: bool) -> dict[str, Any]:
+def _load(schema_cls: type[Schema] | None, data: Any, *, paginated: bool,
+          where: str = "body") -> dict[str, Any]:
+    """``data`` loaded by the endpoint's schema; a 422 says whether the body or the query
+    string is not valid."""
     if schema_cls is None and not paginated:
         return {}
     schema = (_with_paging(schema_cls) if paginated else schema_cls)()  # type: ignore[misc]
     if data is None or not isinstance(data, dict):
         raise Problem(422, "Validation failed", "The body must be a JSON object.",
                       errors={"_schema": ["must be an object"]})
-    return schema.load(data)
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise Problem(422, "Validation failed", f"The {_WHERE[where]} is not valid.",
+                      errors=messages) from exc
+
+
+_WHERE = {"body": "request body", "query": "query string"}
 
 
 class ApiBlueprint(Blueprint):
@@ -145,17 +170,17 @@ def _serialise(spec: EndpointSpec, result: Any, call: Call) -> Response:
 
 
 def _handle(spec: EndpointSpec, view: Callable[..., Any], path_args: dict[str, Any]) -> Response:
-    app = current_app
-    with UnitOfWork(app.extensions["session_factory"], actor=ANONYMOUS,
-                    clock=app.extensions["clock"],
-                    event_source=app.extensions["settings"].event_source,
-                    request_id=request.headers.get("X-Request-Id") or str(uuid.uuid4())) as uow:
+    text_input.check_path(path_args)
+    request_id = _request_id()
+    with marketplace_of().unit_of_work(ANONYMOUS, request_id=request_id) as uow:
         actor = authenticate(uow)
         uow.actor = actor
         authorise(actor, spec.roles)
+        text_input.check_query(request.args.items(multi=True))
         raw_body = _parse_json_body() if spec.body is not None else None
         body = _load(spec.body, raw_body, paginated=False) if spec.body is not None else {}
-        query = _load(spec.query, request.args.to_dict(), paginated=spec.paginated)
+        query = _load(spec.query, request.args.to_dict(), paginated=spec.paginated,
+                      where="query")
         expected = required_if_match_version() if spec.if_match else None
         key = idempotency.request_key() if spec.idempotent else None
         fingerprint = idempotency.request_fingerprint(raw_body) if key else ""

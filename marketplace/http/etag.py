@@ -8,6 +8,7 @@ from flask import request
 from marketplace.http.problems import Problem
 
 _TAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
+_UNQUOTED = re.compile(r"^\s*\d+\s*$")
 
 
 def etag_for(version: int) -> str:
@@ -22,5 +23,9 @@ def required_if_match_version() -> int:
                       "Send If-Match with the ETag you last read, so no update is lost.")
     match = _TAG.match(header)
     if match is None:
-        raise Problem(412, "Precondition failed", "If-Match does not name a current ETag.")
+        hint = ""
+        if _UNQUOTED.match(header):
+            hint = f' Quote the ETag as it was sent: If-Match: "{header.strip()}".'
+        raise Problem(412, "Precondition failed",
+                      f"If-Match does not name a current ETag.{hint}")
     return int(match.group(1))

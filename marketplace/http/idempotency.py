@@ -15,8 +15,8 @@ from flask import Response, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from marketplace.http.idempotency_record import IdempotencyRecord
 from marketplace.http.problems import Problem
-from marketplace.models.idempotency import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

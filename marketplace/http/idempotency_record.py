@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.db import Base, JsonType, UtcDateTime, utcnow
+from marketplace.kernel.clock import utcnow
+from marketplace.kernel.db import Base, JsonType, UtcDateTime
 
 
 class IdempotencyRecord(Base):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from typing import Any
 
 from apispec import APISpec
@@ -28,6 +29,25 @@ def _problem_schema() -> dict[str, Any]:
             "errors": {"type": "object", "description": "field: messages (validation)"},
         },
     }
+
+
+def answered_statuses(endpoint: EndpointSpec, *, has_path_args: bool) -> set[int]:
+    """Every problem status the conventions of :mod:`marketplace.http.endpoint` can give
+    this endpoint, plus the ones its area declares (``errors``)."""
+    # 400 a malformed X-Request-Id (or body); 401 an unknown or revoked token, sent even
+    # where no token is needed; 422 a query string (or body) that is not valid.
+    codes = {400, 401, 422}
+    if has_path_args:
+        codes.add(404)  # no such object (or a path segment no object can have)
+    if endpoint.roles is not None:
+        codes.add(403)
+    if endpoint.method != "GET":
+        codes.add(409)  # the change clashes with the current state or a concurrent one
+    if endpoint.if_match:
+        codes |= {412, 428}
+    if endpoint.body is not None:
+        codes |= {413, 415}
+    return codes | set(endpoint.errors)
 
 
 def _operation(spec: APISpec, endpoint: EndpointSpec, path_args: list[str]) -> dict[str, Any]:
@@ -58,14 +78,7 @@ def _operation(spec: APISpec, endpoint: EndpointSpec, path_args: list[str]) -> d
         content = {"application/json": {"schema": schema}}
     problem = {"application/problem+json": {"schema": PROBLEM_REF}}
     responses: dict[str, Any] = {str(endpoint.status): {"description": "OK", "content": content}}
-    codes = {400, 422} if endpoint.body or endpoint.query else set()
-    if endpoint.roles is not None:
-        codes |= {401, 403}
-    if endpoint.if_match:
-        codes |= {412, 428}
-    if endpoint.body is not None:
-        codes |= {413, 415}
-    codes |= set(endpoint.errors)
+    codes = answered_statuses(endpoint, has_path_args=bool(path_args))
     for code in sorted(codes):
         responses[str(code)] = {"description": "Problem", "content": problem}
     op["responses"] = responses
@@ -94,9 +107,13 @@ def build_openapi(app: Flask) -> dict[str, Any]:
     return spec.to_dict()
 
 
+#: Each app's document, built on first request (its routes do not change after start).
+_DOCUMENTS: weakref.WeakKeyDictionary[Flask, str] = weakref.WeakKeyDictionary()
+
+
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
-    doc = current_app.extensions.get("openapi")
-    if doc is None:
-        doc = current_app.extensions["openapi"] = build_openapi(current_app)
-    return Response(json.dumps(doc), mimetype="application/json")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app not in _DOCUMENTS:
+        _DOCUMENTS[app] = json.dumps(build_openapi(app))
+    return Response(_DOCUMENTS[app], mimetype="application/json")

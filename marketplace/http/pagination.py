@@ -6,16 +6,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from schemas.fields import BIGINT_MAX, QueryInteger
+
 MAX_PER_PAGE = 100
+#: The offset ``(page - 1) * per_page`` must fit a 64-bit integer on every database.
+MAX_PAGE = BIGINT_MAX // MAX_PER_PAGE
 
 
 class PageQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = QueryInteger(minimum=1, maximum=MAX_PAGE, load_default=1)
+    per_page = QueryInteger(minimum=1, maximum=MAX_PER_PAGE, load_default=20)
 
 
 def _link(page: int, per_page: int) -> str:

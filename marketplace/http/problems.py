@@ -1,22 +1,30 @@
-"""RFC 9457 problem details for every error: never an HTML page or a stack trace."""
+"""RFC 9457 problem details for every API error: never an HTML page or a stack trace.
+
+The handlers are scoped to the API blueprint (and to unrouted paths under its prefix), so
+pages outside ``/api/v1`` can answer errors in HTML.
+"""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Blueprint, Flask, Response, json, request
 from marshmallow import ValidationError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
-from marketplace import errors
+from marketplace.kernel import errors
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+#: Sent with every 401 (RFC 6750).
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="marketplace"'}
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
+    errors.NotAuthenticated: 401,
     errors.Conflict: 409,
     errors.Forbidden: 403,
     errors.InvalidInput: 422,
@@ -54,37 +62,72 @@ def validation_problem(errors_map: dict[str, Any], detail: str = "The request bo
     return problem_response(422, "Validation failed", detail, errors=errors_map)
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(Problem)
-    def _problem(exc: Problem) -> Response:
-        return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
+def _problem(exc: Problem) -> Response:
+    return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
-    @app.errorhandler(errors.DomainError)
-    def _domain(exc: errors.DomainError) -> Response:
-        status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
-        return problem_response(status, exc.title, exc.detail, **exc.extra)
 
-    @app.errorhandler(ValidationError)
-    def _validation(exc: ValidationError) -> Response:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return validation_problem(messages)
+def _domain(exc: errors.DomainError) -> Response:
+    status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
+    headers = CHALLENGE if status == 401 else None
+    return problem_response(status, exc.title, exc.detail, headers, **exc.extra)
 
-    @app.errorhandler(StaleDataError)
-    def _stale(exc: StaleDataError) -> Response:
-        return problem_response(412, "Precondition failed",
-                                "The object changed while you updated it; fetch it again.")
 
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Response:
-        headers = {}
-        if exc.code == 405 and exc.response is None:
-            allowed = getattr(exc, "valid_methods", None)
-            if allowed:
-                headers["Allow"] = ", ".join(allowed)
-        return problem_response(exc.code or 500, exc.name, exc.description, headers)
+def _validation(exc: ValidationError) -> Response:
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return validation_problem(messages)
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+
+def _stale(exc: StaleDataError) -> Response:
+    return problem_response(412, "Precondition failed",
+                            "The object changed while you updated it; fetch it again.")
+
+
+def _http(exc: HTTPException) -> Response:
+    headers = {}
+    if exc.code == 405 and exc.response is None:
+        allowed = getattr(exc, "valid_methods", None)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return problem_response(exc.code or 500, exc.name, exc.description, headers)
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return problem_response(500, "Internal Server Error",
+                            "Something went wrong on our side; it has been logged.")
+
+
+#: Exception class -> the problem+json it answers, for every view of the API blueprint.
+HANDLERS: dict[type[Exception], Callable[[Any], Response]] = {
+    Problem: _problem,
+    errors.DomainError: _domain,
+    ValidationError: _validation,
+    StaleDataError: _stale,
+    HTTPException: _http,
+    Exception: _unexpected,
+}
+
+
+def register_api_problems(blueprint: Blueprint) -> None:
+    """Every error raised by a view of ``blueprint`` (and its children) as problem+json."""
+    for exc_class, handler in HANDLERS.items():
+        blueprint.register_error_handler(exc_class, handler)
+
+
+def register_unrouted_problems(app: Flask, prefix: str) -> None:
+    """Errors raised before a view is chosen (an unknown path, a method not allowed) are
+    problem+json under ``prefix``; elsewhere Flask's own page stands (a later HTML page)."""
+
+    def _outside_views(exc: HTTPException) -> Response | HTTPException:
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return _http(exc)
+        return exc
+
+    def _unexpected_outside_views(exc: Exception) -> Response | Exception:
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return _unexpected(exc)
         log.exception("unhandled error")
-        return problem_response(500, "Internal Server Error",
-                                "Something went wrong on our side; it has been logged.")
+        return InternalServerError()
+
+    app.register_error_handler(HTTPException, _outside_views)
+    app.register_error_handler(Exception, _unexpected_outside_views)

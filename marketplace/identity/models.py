@@ -5,24 +5,15 @@ token, and the full value is shown once at creation.
 """
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, UtcDateTime, str_enum, utcnow
-from marketplace.models.organisation import Organisation
-
-
-class Role(enum.StrEnum):
-    ICB_BUYER = "icb_buyer"
-    INNOVATOR = "innovator"
-    ASSESSOR = "assessor"
-    FUNDER = "funder"
-    TRUST_SYSTEM = "trust_system"
-    ADMIN = "admin"
-
+from marketplace.kernel.clock import utcnow
+from marketplace.kernel.db import Base, UtcDateTime, str_enum
+from marketplace.organisations.models import Organisation
+from schemas.statuses import Role
 
 RoleEnum = str_enum(Role, "role")
 

@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from marketplace.errors import Conflict, InvalidInput, NotFound
-from marketplace.models.identity import ApiToken, Role
-from marketplace.models.organisation import OrganisationKind
-from marketplace.services import organisations
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.identity.models import ApiToken
+from marketplace.kernel.errors import Conflict, InvalidInput, NotFound
+from marketplace.kernel.unit_of_work import UnitOfWork
+from marketplace.kernel.wording import a_or_an
+from marketplace.organisations import service as organisations
+from schemas.statuses import OrganisationKind, Role
 
 TOKEN_PREFIX = "nhsm_"
 
@@ -62,7 +63,7 @@ def create(uow: UnitOfWork, *, role: str, name: str, code: str | None = None
             raise Conflict(f"{organisation.code} was merged into {organisation.successor.code}.")
         if organisation.kind != expected_kind:
             raise InvalidInput(
-                f"A {role_enum.value} token acts for an organisation of kind "
+                f"{a_or_an(role_enum.value).capitalize()} token acts for an organisation of kind "
                 f"{expected_kind.value}; {organisation.code} is a {organisation.kind.value}.",
                 {"role": ["does not fit the organisation"]},
             )
@@ -88,10 +89,17 @@ def revoke(uow: UnitOfWork, token_id: str) -> ApiToken:
     return token
 
 
+def find_live(uow: UnitOfWork, plain: str) -> ApiToken | None:
+    """The live token for ``plain``, untouched: lets a holder of a plain value (``marketplace
+    dev``) check it still works without counting as a use; ``None`` if unknown or revoked."""
+    token = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
+    return None if token is None or token.revoked_at is not None else token
+
+
 def authenticate(uow: UnitOfWork, plain: str) -> ApiToken | None:
     """The live token for ``plain`` (``last_used_at`` touched); ``None`` if unknown or revoked."""
-    token = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
-    if token is None or token.revoked_at is not None:
+    token = find_live(uow, plain)
+    if token is None:
         return None
     now = uow.now()
     # Touch at most once a minute: a write per request would serialise readers on SQLite.

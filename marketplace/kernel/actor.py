@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketplace.models.identity import Role
+from schemas.statuses import Role
+
+#: The role of a caller that sent no token.
+ANONYMOUS_ROLE = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -18,5 +21,11 @@ class Actor:
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def is_anonymous(self) -> bool:
+        """No token was sent (the HTTP layer's anonymous actor)."""
+        return self.role == ANONYMOUS_ROLE
 
+
+ANONYMOUS = Actor(id="anonymous", role=ANONYMOUS_ROLE, label="anonymous")
 SYSTEM = Actor(id="system", role="system", label="marketplace system")

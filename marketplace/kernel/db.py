@@ -1,4 +1,4 @@
-"""Engine, session factory and the declarative base shared by every model.
+"""Engine, session factory and the declarative base shared by every area's models.
 
 The naming convention gives every constraint a deterministic name, so Alembic
 migrations can refer to (and drop) them on SQLite and PostgreSQL alike.
@@ -6,7 +6,7 @@ migrations can refer to (and drop) them on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from collections.abc import Iterable
 
 from sqlalchemy import JSON, Engine, Enum, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
@@ -14,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 from events.database import make_engine as make_engine  # re-exported: one engine recipe
 from events.sqltypes import UtcDateTime as UtcDateTime  # re-exported for the models
+from marketplace.kernel import column_limits
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,9 +40,13 @@ def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
                 validate_strings=True)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def make_session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    """Sessions whose flushes refuse strings longer than their columns
+    (:mod:`marketplace.kernel.column_limits`)."""
+    return column_limits.enforce(
+        sessionmaker(bind=engine, expire_on_commit=False, autoflush=True))
+
+
+def in_list(values: Iterable[str]) -> str:
+    """``'a', 'b'``: a sorted SQL list of literals for a CHECK constraint or index predicate."""
+    return ", ".join(f"'{v}'" for v in sorted(values))

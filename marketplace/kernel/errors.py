@@ -26,6 +26,12 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class NotAuthenticated(DomainError):
+    """The rule depends on who the caller is, and the caller did not say (HTTP 401)."""
+
+    title = "Unauthorized"
+
+
 class Forbidden(DomainError):
     title = "Forbidden"
 

@@ -11,7 +11,7 @@ from events.tables import (
     outbox_pending_table,
     outbox_table,
 )
-from marketplace.db import metadata
+from marketplace.kernel.db import metadata
 
 outbox = outbox_table(metadata)
 outbox_pending = outbox_pending_table(metadata)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from marketplace.errors import Conflict
+from marketplace.kernel.errors import Conflict
+from marketplace.kernel.wording import a_or_an
 
 
 class TransitionForbidden(Conflict):
@@ -50,11 +51,10 @@ class StateMachine:
             reason = f"The {self.subject} is {state}, which is final"
         else:
             reason = f"The {self.subject} is {state}"
-        article = "an" if self.subject[0] in "aeiou" else "a"
         if allowed:
-            return (f"{reason}; only {article} {self.subject} that is {_either(allowed)} can "
+            return (f"{reason}; only {a_or_an(self.subject)} that is {_either(allowed)} can "
                     f"be {verb}.")
-        return f"{reason}; {article} {self.subject} cannot be {verb}."
+        return f"{reason}; {a_or_an(self.subject)} cannot be {verb}."
 
 
 def _either(states: list[str]) -> str:

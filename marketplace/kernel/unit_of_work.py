@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from events.outbox import append_event
-from marketplace.actor import Actor
-from marketplace.audit_diff import diff
-from marketplace.db import utcnow
-from marketplace.models.audit import AuditEvent
-from marketplace.models.events import outbox_tables
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.audit_log import AuditEvent, diff
+from marketplace.kernel.clock import Clock, utcnow
+from marketplace.kernel.outbox import outbox_tables
 from schemas.events import registry
+from schemas.events.registry import EventType
 
 
 class UnitOfWork:
@@ -31,7 +30,7 @@ class UnitOfWork:
         session_factory: sessionmaker,
         actor: Actor,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         event_source: str = "/marketplace",
         request_id: str | None = None,
     ) -> None:
@@ -85,9 +84,15 @@ class UnitOfWork:
         self.session.add(row)
         return row
 
-    def emit(self, ce_type: str, data: dict[str, Any], *, subject: str | None = None) -> str:
-        """Validate ``data`` against the contract and append it to the outbox; returns the ce_id."""
-        spec = registry.get(ce_type)
+    def emit(self, event: EventType | str, data: dict[str, Any], *,
+             subject: str | None = None) -> str:
+        """Validate ``data`` against the contract and append it to the outbox; returns the ce_id.
+
+        ``event`` is a registered type (an area's ``events`` module names its types through
+        the registry) or its ``ce_type``.
+        """
+        spec = event if isinstance(event, EventType) else registry.get(event)
+        ce_type = spec.ce_type
         payload = registry.dump(ce_type, data)
         self.session.flush()
         event_id = str(uuid.uuid4())

@@ -5,7 +5,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import marketplace.models  # noqa: F401  (registers every table)
-from marketplace.db import metadata
+from marketplace.kernel.db import metadata
 from marketplace.migrate import include_name
 
 config = context.config

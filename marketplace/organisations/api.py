@@ -6,7 +6,7 @@ from typing import Any
 from flask import url_for
 
 from marketplace.http.endpoint import PUBLIC, ApiBlueprint, Call, Created
-from marketplace.services import organisations
+from marketplace.organisations import service as organisations
 from schemas.api.organisations import (
     OrganisationCreate,
     OrganisationDetail,
@@ -20,14 +20,16 @@ bp = ApiBlueprint("organisations", __name__)
 
 def _detail(call: Call, code: str) -> dict[str, Any]:
     org = organisations.resolve(call.uow, code)
-    out = {name: getattr(org, name) for name in OrganisationOut().fields}
+    attributes = [f.attribute or name for name, f in OrganisationOut().fields.items()]
+    out = {attribute: getattr(org, attribute) for attribute in attributes}
     out["requested_code"] = code.upper()
     out["predecessors"] = organisations.predecessors(call.uow, org)
     return out
 
 
 @bp.endpoint("GET", "/organisations", roles=PUBLIC, summary="List organisations",
-             query=OrganisationQuery, response=OrganisationOut, paginated=True)
+             query=OrganisationQuery, response=OrganisationOut, paginated=True,
+             errors=(404,))
 def list_organisations(call: Call) -> Any:
     parent = organisations.resolve(call.uow, call.query["parent"]) \
         if call.query.get("parent") else None
@@ -44,7 +46,8 @@ def create_organisation(call: Call) -> Created:
 
 
 @bp.endpoint("GET", "/organisations/<ods>", roles=PUBLIC, response=OrganisationDetail,
-             etag=True, summary="An organisation; a merged ICB's code finds its successor")
+             etag=True, errors=(409,),
+             summary="An organisation; a merged ICB's code finds its successor")
 def get_organisation(call: Call, ods: str) -> Any:
     return _detail(call, ods)
 

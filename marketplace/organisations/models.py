@@ -1,21 +1,15 @@
 """Organisations: ICBs, trusts, innovators, the central assessor and funders."""
 from __future__ import annotations
 
-import enum
+import uuid
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, UtcDateTime, str_enum, utcnow
-
-
-class OrganisationKind(enum.StrEnum):
-    ICB = "icb"
-    TRUST = "trust"
-    INNOVATOR = "innovator"
-    ASSESSOR = "assessor"
-    FUNDER = "funder"
+from marketplace.kernel.clock import utcnow
+from marketplace.kernel.db import Base, UtcDateTime, str_enum
+from schemas.statuses import OrganisationKind
 
 
 class Organisation(Base):
@@ -33,6 +27,10 @@ class Organisation(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The organisation's id in events and the API: a UUID, the same in every environment
+    #: and after a restore (``id`` is this database's row number, never published).
+    public_id: Mapped[str] = mapped_column(String(36), unique=True,
+                                           default=lambda: str(uuid.uuid4()))
     code: Mapped[str] = mapped_column(String(16), unique=True)
     kind: Mapped[OrganisationKind] = mapped_column(
         str_enum(OrganisationKind, "organisation_kind")

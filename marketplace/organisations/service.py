@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from marketplace.models.organisation import Organisation, OrganisationKind
-from marketplace.unit_of_work import UnitOfWork
+from marketplace.kernel.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from marketplace.kernel.unit_of_work import UnitOfWork
+from marketplace.organisations.models import Organisation
 from schemas.identifiers import organisation_code_error
+from schemas.statuses import OrganisationKind
 
 MAX_SUCCESSION_DEPTH = 20
 

@@ -16,8 +16,12 @@ from schemas.statuses import ListingStatus, words
 #: ``cancer.triage``: lower-case words joined by dots, most general first.
 CATEGORY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+){0,4}$"
 PRODUCT_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$"
-#: A file name as given (shown on download): no paths, quotes or control characters.
-FILENAME_PATTERN = r'^[^/\\"\x00-\x1f\x7f]{1,255}$'
+#: A file name as given (shown on download, any script): no paths, quotes, control
+#: characters (C0, DEL, C1), bidirectional controls (which make ``exe.pdf`` of
+#: ``fdp.exe``: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) or line and
+#: paragraph separators (U+2028, U+2029).
+FILENAME_PATTERN = (r'^[^/\\"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e'
+                    r'\u2066-\u2069]{1,255}$')
 MEDIA_TYPE_PATTERN = r"^[a-z]+/[a-z0-9.+-]{1,80}$"
 LISTING_STATUSES = words(ListingStatus)
 #: The statuses a listing update may ask for: publish a draft, or withdraw.
@@ -137,7 +141,9 @@ class EvidenceUpload(Schema):
 
     kind = Choice(EVIDENCE_DOCUMENT_KINDS)
     title = Text()
-    filename = Pattern(FILENAME_PATTERN)
+    filename = Pattern(FILENAME_PATTERN, error="Not a file name: 1 to 255 characters, no "
+                       "slashes, quotes, control, bidirectional-control or line-separator "
+                       "characters.")
     media_type = Pattern(MEDIA_TYPE_PATTERN, required=False, load_default="application/pdf")
     content = Base64Bytes(data_key="content_base64", **doc("the file, base64 encoded"))
 

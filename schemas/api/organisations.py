@@ -36,6 +36,8 @@ class OrganisationRef(Schema):
 
 
 class OrganisationOut(Schema):
+    id = fields.String(attribute="public_id", **doc(
+        "the organisation's stable id, as events name it (a UUID)", required=False))
     code = fields.String()
     kind = fields.String()
     name = fields.String()

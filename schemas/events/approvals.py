@@ -36,6 +36,7 @@ from schemas.fields import (
     Day,
     Flag,
     Id,
+    OrgId,
     Pattern,
     Text,
     Timestamp,
@@ -161,7 +162,7 @@ class ApprovalRefSchema(EventSchema):
 
     approval_id = Id("The approval record's id (record key of this topic).")
     innovation_id = Id("The innovation listing approved.")
-    innovator_org_id = Id("Marketplace organisation id of the innovator.")
+    innovator_org_id = OrgId("The innovator.")
     product_version = Text("The product version this approval covers, and only it.",
                            max_length=50)
 
@@ -171,7 +172,7 @@ class ApprovalDecisionSchema(ApprovalRefSchema):
 
     innovator_companies_house_number = CompaniesHouseNumber(
         "Companies House number of the innovator.")
-    assessor_org_id = Id("The assessing organisation (never a person).")
+    assessor_org_id = OrgId("The assessing organisation (never a person).")
     dtac = fields.Nested(DtacResultsSchema, **doc("DTAC v2 results per section."))
     dspt_status = Choice(DSPT_STATUSES, "Data Security and Protection Toolkit status.")
     dspt_year = Pattern(DSPT_YEAR_PATTERN, "DSPT publication year, e.g. 2025-26.")

@@ -22,6 +22,7 @@ from schemas.fields import (
     CompaniesHouseNumber,
     Count,
     Id,
+    OrgId,
     Pattern,
     Pence,
     Text,
@@ -128,7 +129,7 @@ class EventSchema(Schema):
 class SupplierSchema(Schema):
     """The supplying organisation, as a trust's ERP and Peppol documents need it."""
 
-    org_id = Id("Marketplace organisation id of the supplier.")
+    org_id = OrgId("The supplier.")
     companies_house_number = CompaniesHouseNumber("Companies House number of the supplier.")
     legal_name = Text("Registered legal name of the company (an organisation, not a person).")
     vat_number = Pattern(VAT_NUMBER_PATTERN, "UK VAT registration number; null if not "

@@ -78,6 +78,10 @@ event, so a consumer detects a gap or a reordering and re-reads rather than skip
   (due dates, certificate expiries) are `YYYY-MM-DD`. Deadlines are Europe/London.
 - ODS codes are upper case: ICB `Q` + 2 characters, trust `R`/`T` + 2 to 4 characters.
   Innovators are identified by their Companies House number.
+- `*_org_id` fields name an organisation by its stable marketplace id, a UUID (the
+  `id` of `GET /api/v1/organisations/{{code}}`), the same in every environment and
+  after a restore. Events published before December 2026 carried the database row
+  number there; the field stays an opaque id within `v1`, so they still validate.
 - Optional fields are always present in published events, as `null` when unset.
 - Unknown fields are rejected. Within a version only optional fields may be added;
   any other change is a new version (`.v2`) published alongside the old one.

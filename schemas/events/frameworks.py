@@ -25,7 +25,7 @@ from schemas.events.common import (
     SupplierSchema,
     ensure_after,
 )
-from schemas.fields import Choice, Currency, Id, Pattern, Pence, Text, Timestamp, doc
+from schemas.fields import Choice, Currency, Id, OrgId, Pattern, Pence, Text, Timestamp, doc
 
 LOT_NUMBER_PATTERN = r"^[0-9]{1,3}[A-Za-z]?$"
 WITHDRAWAL_REASONS: tuple[str, ...] = (
@@ -67,7 +67,7 @@ class FrameworkPublished(EventSchema):
     framework_id = Id("The framework's id (record key of this topic).")
     reference = _reference("Public framework reference.")
     title = Text("Framework title.")
-    owner_org_id = Id("Marketplace organisation id of the contracting authority.")
+    owner_org_id = OrgId("The contracting authority.")
     lots = fields.List(fields.Nested(LotSchema), validate=validate.Length(min=1),
                        **doc("The framework's lots."))
     starts_at = Timestamp("When call-offs may start.")
@@ -110,7 +110,7 @@ class FrameworkAwardWithdrawn(EventSchema):
     framework_id = Id("The framework (record key of this topic).")
     award_id = Id("The award withdrawn.")
     lot_id = Id("The lot of the award.")
-    supplier_org_id = Id("Marketplace organisation id of the supplier.")
+    supplier_org_id = OrgId("The supplier.")
     reason_code = Choice(WITHDRAWAL_REASONS, "Why, as a code.")
     reason = Text("Why, in words (no personal data).", max_length=1000)
     withdrawn_at = Timestamp("When the withdrawal took effect.")

@@ -21,7 +21,18 @@ from schemas.events.common import (
     EventSchema,
     ensure_after,
 )
-from schemas.fields import Choice, Currency, Day, Id, OdsCode, Pattern, Pence, Text, Timestamp
+from schemas.fields import (
+    Choice,
+    Currency,
+    Day,
+    Id,
+    OdsCode,
+    OrgId,
+    Pattern,
+    Pence,
+    Text,
+    Timestamp,
+)
 
 FUNDER_TYPES: tuple[str, ...] = (
     "nhs_england", "sbri", "icb", "charity", "pharma_joint_working", "other",
@@ -43,7 +54,7 @@ class FundingAllocated(AllocationRefSchema):
     """Money from a pot is allocated to an ICB or trust for a period; the recipient adds
     a budget line."""
 
-    funder_org_id = Id("Marketplace organisation id of the funder.")
+    funder_org_id = OrgId("The funder.")
     funder_type = Choice(FUNDER_TYPES, "Kind of funder.")
     programme = Text("The funding programme or pot title.")
     purpose = Text("What the money is for.", max_length=1000)

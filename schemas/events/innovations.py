@@ -21,7 +21,7 @@ from schemas.events.common import (
     EventSchema,
     changes_of,
 )
-from schemas.fields import Choice, CompaniesHouseNumber, Id, Text, Timestamp, doc
+from schemas.fields import Choice, CompaniesHouseNumber, Id, OrgId, Text, Timestamp, doc
 
 PRICING_MODELS: tuple[str, ...] = (
     "site_licence", "per_patient", "per_user", "per_use", "subscription", "one_off",
@@ -33,7 +33,7 @@ class InnovationRefSchema(EventSchema):
     """Identifies the listing and its owner."""
 
     innovation_id = Id("The listing's id (record key of this topic).")
-    innovator_org_id = Id("Marketplace organisation id of the innovator that owns it.")
+    innovator_org_id = OrgId("The innovator that owns it.")
 
 
 class InnovationStateSchema(InnovationRefSchema):

@@ -39,6 +39,7 @@ from schemas.fields import (
     Flag,
     Id,
     OdsCode,
+    OrgId,
     Pattern,
     Pence,
     Text,
@@ -129,7 +130,7 @@ class _PaymentSchema(EventSchema):
     invoice_id = Id("The invoice paid.")
     order_id = Id("The order (record key of this topic).")
     trust_ods = OdsCode("ODS code of the paying trust.", kind="trust")
-    supplier_org_id = Id("Marketplace organisation id of the payee.")
+    supplier_org_id = OrgId("The payee.")
     amount_pence = Pence("Amount, in pence.", validate=validate.Range(min=1))
     currency = Currency()
     provider = Choice(PAYMENT_PROVIDERS, "Payment rail.")

@@ -40,6 +40,7 @@ from schemas.fields import (
     Day,
     Id,
     OdsCode,
+    OrgId,
     Pattern,
     Pence,
     Text,
@@ -203,7 +204,7 @@ class ContractTerminated(ContractRefSchema):
     """The contract ends early: no orders after `effective_on`; trusts release the
     remaining commitment."""
 
-    supplier_org_id = Id("Marketplace organisation id of the supplier.")
+    supplier_org_id = OrgId("The supplier.")
     reason_code = Choice(TERMINATION_REASONS, "Why, as a code.")
     reason = Text("Why, in words (no personal data).", max_length=1000)
     effective_on = Day("Last day orders may be fulfilled under it.")

@@ -1,0 +1,60 @@
+"""The one place that wires the marketplace: settings, engine, sessions, clock, units of work.
+
+The API (:func:`marketplace.app.create_app`), the command line, ``marketplace tick`` and
+the workers (relay, acks) all start from :func:`bootstrap`, so they share one recipe for
+the database, one clock and one way of opening a unit of work.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+import marketplace.models  # noqa: F401  (every area's tables, mapped before first use)
+from marketplace.approvals.deadlines import EXPIRY
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.clock import Clock, utcnow
+from marketplace.kernel.db import make_engine, make_session_factory
+from marketplace.kernel.scheduler import Scheduler
+from marketplace.kernel.settings import Settings
+from marketplace.kernel.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Marketplace:
+    """What every entry point gets: the wired parts of one running marketplace."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker
+    clock: Clock
+
+    def unit_of_work(self, actor: Actor, *, request_id: str | None = None) -> UnitOfWork:
+        """A unit of work acting as ``actor``; the caller commits."""
+        return UnitOfWork(self.session_factory, actor, clock=self.clock,
+                          event_source=self.settings.event_source, request_id=request_id)
+
+    @contextmanager
+    def committed(self, actor: Actor) -> Iterator[UnitOfWork]:
+        """A unit of work that commits when the block ends without an error."""
+        with self.unit_of_work(actor) as uow:
+            yield uow
+            uow.commit()
+
+    def scheduler(self) -> Scheduler:
+        """Every area's deadlines (``marketplace tick``)."""
+        return Scheduler([EXPIRY])
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock = utcnow) -> Marketplace:
+    """Wire a marketplace from ``settings`` (default: the environment)."""
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.database_url)
+    return Marketplace(settings=settings, engine=engine,
+                       session_factory=make_session_factory(engine), clock=clock)
