@@ -20,7 +20,10 @@ from marketplace.kernel.clock import Clock, utcnow
 from marketplace.kernel.db import make_engine, make_session_factory
 from marketplace.kernel.scheduler import Scheduler
 from marketplace.kernel.settings import Settings
-from marketplace.kernel.unit_of_work import UnitOfWork
+from marketplace.kernel.unit_of_work import Reaction, UnitOfWork
+
+#: Event name -> what other areas do in the same transaction when it is emitted.
+REACTIONS: dict[str, tuple[Reaction, ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,11 @@ class Marketplace:
     clock: Clock
 
     def unit_of_work(self, actor: Actor, *, request_id: str | None = None) -> UnitOfWork:
-        """A unit of work acting as ``actor``; the caller commits."""
+        """A unit of work acting as ``actor``, with every area's reactions; the caller
+        commits."""
         return UnitOfWork(self.session_factory, actor, clock=self.clock,
-                          event_source=self.settings.event_source, request_id=request_id)
+                          event_source=self.settings.event_source, request_id=request_id,
+                          reactions=REACTIONS)
 
     @contextmanager
     def committed(self, actor: Actor) -> Iterator[UnitOfWork]:

@@ -117,8 +117,9 @@ def uow_factory(app: Flask, clock: Clock) -> Callable[..., UnitOfWork]:
     """Units of work on the app's database, acting as the given actor (admin by default)."""
 
     def make(actor: Actor | None = None) -> UnitOfWork:
-        return UnitOfWork(marketplace_of(app).session_factory,
-                          actor or Actor(id="test", role="admin", label="test"), clock=clock)
+        # The app's own units of work (its clock is ``clock``), with every area's reactions.
+        return marketplace_of(app).unit_of_work(
+            actor or Actor(id="test", role="admin", label="test"))
 
     return make
 

@@ -25,14 +25,8 @@ from marketplace import migrate
 from marketplace.demo import seed
 from marketplace.entrypoints.cli import main
 from marketplace.entrypoints.command import command_unit_of_work
-from marketplace.entrypoints.dev import (
-    DEV_TOKENS,
-    Component,
-    LogTail,
-    Supervisor,
-    dev_tokens,
-    wanted_tokens,
-)
+from marketplace.entrypoints.dev_tokens import DEV_TOKENS, dev_tokens, wanted_tokens
+from marketplace.entrypoints.supervisor import Component, LogTail, Supervisor
 from marketplace.identity import service as tokens
 from marketplace.kernel.db import make_engine
 from marketplace.kernel.settings import Settings

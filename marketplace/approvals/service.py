@@ -102,8 +102,12 @@ def _check_evidence(uow: UnitOfWork, innovation: Innovation, fields: dict[str, A
         raise InvalidInput("Some evidence references are not valid.", errors)
 
 
-def _check_submission(fields: dict[str, Any]) -> None:
+def _check_submission(fields: dict[str, Any], today: date) -> None:
     innovations.check_device(fields["device_class"], fields["device_mark"])
+    tested_on = fields.get("penetration_test_on")
+    if tested_on is not None and tested_on > today:
+        raise InvalidInput("A penetration test is reported once it has taken place.",
+                           {"penetration_test_on": ["in the future"]})
     if fields["device_class"] != "not_a_device" and not fields.get(
             "device_certificate_expires_on"):
         raise InvalidInput("A medical device needs its conformity certificate's expiry.",
@@ -141,7 +145,7 @@ def submit(uow: UnitOfWork, innovation_id: str, **sections: dict[str, Any]) -> A
         raise Conflict(f"The listing is {innovation.status}; only a published listing is "
                        "submitted for approval.")
     fields = {name: value for section in sections.values() for name, value in section.items()}
-    _check_submission(fields)
+    _check_submission(fields, uow.now().astimezone(rules.LONDON).date())
     _check_evidence(uow, innovation, fields)
     expiries = _evidence_expiries(fields)
     rules.check_not_lapsed(expiries, uow.now())

@@ -28,13 +28,14 @@ def public_state(innovation: Innovation) -> dict[str, Any]:
 
 
 def listed(uow: UnitOfWork, innovation: Innovation) -> None:
-    uow.emit(LISTED, {**public_state(innovation), "listed_at": uow.now()})
+    uow.emit(LISTED, {**public_state(innovation), "listed_at": innovation.published_at})
 
 
 def withdrawn(uow: UnitOfWork, innovation: Innovation) -> None:
     uow.emit(WITHDRAWN, {"innovation_id": innovation.id,
                          "innovator_org_id": innovation.organisation.public_id,
-                         "withdrawn_at": uow.now(), "reason": innovation.withdrawal_reason})
+                         "withdrawn_at": innovation.withdrawn_at,
+                         "reason": innovation.withdrawal_reason})
 
 
 def updated(uow: UnitOfWork, innovation: Innovation, before: dict[str, Any]) -> None:
@@ -43,4 +44,5 @@ def updated(uow: UnitOfWork, innovation: Innovation, before: dict[str, Any]) -> 
     after = public_state(innovation)
     changed = sorted(k for k in after if after[k] != before[k])
     if changed:
-        uow.emit(UPDATED, {**after, "changed_fields": changed, "updated_at": uow.now()})
+        uow.emit(UPDATED, {**after, "changed_fields": changed,
+                           "updated_at": innovation.updated_at})

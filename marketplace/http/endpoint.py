@@ -25,7 +25,7 @@ from marketplace.http import idempotency, text_input
 from marketplace.http.auth import ANONYMOUS, authenticate, authorise
 from marketplace.http.etag import etag_for, required_if_match_version
 from marketplace.http.pagination import PageQuery, paginate
-from marketplace.http.problems import Problem
+from marketplace.http.problems import Problem, field_messages
 from marketplace.http.wiring import marketplace_of
 from marketplace.kernel.actor import Actor
 from marketplace.kernel.errors import Conflict
@@ -118,9 +118,8 @@ def _load(schema_cls: type[Schema] | None, data: Any, *, paginated: bool,
     try:
         return schema.load(data)
     except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         raise Problem(422, "Validation failed", f"The {_WHERE[where]} is not valid.",
-                      errors=messages) from exc
+                      errors=field_messages(exc)) from exc
 
 
 _WHERE = {"body": "request body", "query": "query string"}

@@ -72,9 +72,13 @@ def _domain(exc: errors.DomainError) -> Response:
     return problem_response(status, exc.title, exc.detail, headers, **exc.extra)
 
 
+def field_messages(exc: ValidationError) -> dict[str, Any]:
+    """A marshmallow error as the ``errors`` field map (``_schema`` for the whole input)."""
+    return exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+
+
 def _validation(exc: ValidationError) -> Response:
-    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    return validation_problem(messages)
+    return validation_problem(field_messages(exc))
 
 
 def _stale(exc: StaleDataError) -> Response:

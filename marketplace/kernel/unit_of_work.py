@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
 
@@ -23,6 +24,10 @@ from marketplace.kernel.outbox import outbox_tables
 from schemas.events import registry
 from schemas.events.registry import EventType
 
+#: What another area does, in the same transaction, when an event is emitted: called with
+#: the unit of work and the event's wire payload (``marketplace.bootstrap`` wires them).
+Reaction = Callable[["UnitOfWork", dict[str, Any]], None]
+
 
 class UnitOfWork:
     def __init__(
@@ -33,12 +38,14 @@ class UnitOfWork:
         clock: Clock = utcnow,
         event_source: str = "/marketplace",
         request_id: str | None = None,
+        reactions: Mapping[str, Sequence[Reaction]] | None = None,
     ) -> None:
         self._session_factory = session_factory
         self.actor = actor
         self.clock = clock
         self.event_source = event_source
         self.request_id = request_id
+        self.reactions = reactions or {}
         self.session: Session
 
     def __enter__(self) -> Self:
@@ -89,7 +96,8 @@ class UnitOfWork:
         """Validate ``data`` against the contract and append it to the outbox; returns the ce_id.
 
         ``event`` is a registered type (an area's ``events`` module names its types through
-        the registry) or its ``ce_type``.
+        the registry) or its ``ce_type``. Other areas' reactions to it (by event name, wired
+        by the bootstrap) run next, in this same transaction.
         """
         spec = event if isinstance(event, EventType) else registry.get(event)
         ce_type = spec.ce_type
@@ -109,4 +117,6 @@ class UnitOfWork:
             ce_time=self.now(),
             data=payload,
         )
+        for react in self.reactions.get(spec.name, ()):
+            react(self, payload)
         return event_id
