@@ -15,6 +15,8 @@ from sqlalchemy.orm import sessionmaker
 
 import marketplace.models  # noqa: F401  (every area's tables, mapped before first use)
 from marketplace.approvals.deadlines import EXPIRY
+from marketplace.frameworks import deadlines as framework_deadlines
+from marketplace.frameworks import reactions as framework_reactions
 from marketplace.kernel.actor import Actor
 from marketplace.kernel.clock import Clock, utcnow
 from marketplace.kernel.db import make_engine, make_session_factory
@@ -23,7 +25,11 @@ from marketplace.kernel.settings import Settings
 from marketplace.kernel.unit_of_work import Reaction, UnitOfWork
 
 #: Event name -> what other areas do in the same transaction when it is emitted.
-REACTIONS: dict[str, tuple[Reaction, ...]] = {}
+REACTIONS: dict[str, tuple[Reaction, ...]] = {
+    # An approval that ends withdraws the framework awards resting on it.
+    "approval.revoked": (framework_reactions.approval_revoked,),
+    "approval.expired": (framework_reactions.approval_expired,),
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class Marketplace:
 
     def scheduler(self) -> Scheduler:
         """Every area's deadlines (``marketplace tick``)."""
-        return Scheduler([EXPIRY])
+        return Scheduler([EXPIRY, *framework_deadlines.DEADLINES])
 
     def dispose(self) -> None:
         self.engine.dispose()

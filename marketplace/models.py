@@ -11,6 +11,18 @@ from marketplace.catalogue.models import (
     InnovationPathwayStage,
 )
 from marketplace.conformance.models import TrustConformance
+from marketplace.demand.models import (
+    DemandSignal,
+    DemandSignalCategory,
+    DemandSignalPathwayStage,
+    DemandTally,
+)
+from marketplace.frameworks.models import (
+    Framework,
+    FrameworkAward,
+    FrameworkAwardLine,
+    FrameworkLot,
+)
 from marketplace.http.idempotency_record import IdempotencyRecord
 from marketplace.identity.models import ApiToken, WebUser
 from marketplace.kernel import outbox  # noqa: F401  (the event tables)
@@ -21,7 +33,15 @@ __all__ = [
     "ApiToken",
     "Approval",
     "AuditEvent",
+    "DemandSignal",
+    "DemandSignalCategory",
+    "DemandSignalPathwayStage",
+    "DemandTally",
     "EvidenceDocument",
+    "Framework",
+    "FrameworkAward",
+    "FrameworkAwardLine",
+    "FrameworkLot",
     "IdempotencyRecord",
     "Innovation",
     "InnovationCategory",

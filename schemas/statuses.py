@@ -1,5 +1,6 @@
-"""The words of every lifecycle and party: organisation kinds, roles, listing and approval
-statuses, and an assessor's decision outcomes.
+"""The words of every lifecycle and party: organisation kinds, roles, listing, approval,
+framework, award and demand signal statuses, an assessor's decision outcomes, and where
+``now`` stands in a period.
 
 Each word is written once, here; the schemas' choice tuples (``KINDS``,
 ``LISTING_STATUSES``, ``APPROVAL_STATUSES``...) are :func:`words` of these enums and the
@@ -62,6 +63,39 @@ class DecisionOutcome(enum.StrEnum):
     APPROVED = ApprovalStatus.APPROVED.value
     CONDITIONAL = ApprovalStatus.CONDITIONAL.value
     REJECTED = ApprovalStatus.REJECTED.value
+
+
+class FrameworkStatus(enum.StrEnum):
+    """A framework agreement: drafted, published (live from ``starts_at``), expired."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    EXPIRED = "expired"
+
+
+class AwardStatus(enum.StrEnum):
+    """A supplier's place on a lot: active until withdrawn or its period ends."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class Period(enum.StrEnum):
+    """Where ``now`` stands in a ``starts_at``..``ends_at`` period (derived when read)."""
+
+    UPCOMING = "upcoming"
+    CURRENT = "current"
+    ENDED = "ended"
+
+
+
+class SignalStatus(enum.StrEnum):
+    """A demand signal: open until its ICB closes it with an outcome (final)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
 
 
 def words(members: Iterable[enum.StrEnum]) -> tuple[str, ...]:

@@ -50,6 +50,25 @@ CONTRACT_ACCESS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("POST", "/api/v1/approvals/<approval_id>/revoke"): ("assessor",),
     # Trust adapters' conformance (issue 5).
     ("GET", "/api/v1/trusts/conformance"): ("admin", "icb_buyer", "trust_system"),
+    # Demand signals (issue 14): the owning ICB's buyers write, everyone reads.
+    ("GET", "/api/v1/demand-signals"): ANYONE,
+    ("POST", "/api/v1/demand-signals"): ("icb_buyer",),
+    ("GET", "/api/v1/demand-signals/<signal_id>"): ANYONE,
+    ("PATCH", "/api/v1/demand-signals/<signal_id>"): ("icb_buyer",),
+    ("POST", "/api/v1/demand-signals/<signal_id>/close"): ("icb_buyer",),
+    ("GET", "/api/v1/demand-signals/<signal_id>/matches"): ANYONE,
+    ("GET", "/api/v1/demand/summary"): ANYONE,
+    ("GET", "/api/v1/innovations/<innovation_id>/demand"): ANYONE,
+    # Frameworks, lots and framework awards (issue 14): admin writes, published ones public.
+    ("GET", "/api/v1/frameworks"): ANYONE,
+    ("POST", "/api/v1/frameworks"): ("admin",),
+    ("GET", "/api/v1/frameworks/<framework_id>"): ANYONE,
+    ("POST", "/api/v1/frameworks/<framework_id>/publish"): ("admin",),
+    ("POST", "/api/v1/frameworks/<framework_id>/lots"): ("admin",),
+    ("GET", "/api/v1/frameworks/<framework_id>/lots/<lot_id>"): ANYONE,
+    ("POST", "/api/v1/frameworks/<framework_id>/awards"): ("admin",),
+    ("GET", "/api/v1/frameworks/<framework_id>/awards/<award_id>"): ANYONE,
+    ("POST", "/api/v1/frameworks/<framework_id>/awards/<award_id>/withdraw"): ("admin",),
 }
 
 

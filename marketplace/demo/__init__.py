@@ -8,6 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from marketplace.demo import catalogue as demo_catalogue
+from marketplace.demo import demand as demo_demand
+from marketplace.demo import frameworks as demo_frameworks
 from marketplace.kernel.settings import INSTANCE_DIR
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations import service as organisations
@@ -59,3 +61,5 @@ def seed(uow: UnitOfWork, evidence_dir: Path | None = None) -> Iterator[str]:
                                  succeeded_on=on)
             yield f"merger {code} -> {successor} from {on}"
     yield from demo_catalogue.seed(uow, evidence_dir or DEFAULT_EVIDENCE_DIR)
+    yield from demo_demand.seed(uow)
+    yield from demo_frameworks.seed(uow)

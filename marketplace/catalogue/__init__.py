@@ -1,0 +1,2 @@
+"""The catalogue: innovation listings, their lifecycle, evidence files, categories and
+search."""

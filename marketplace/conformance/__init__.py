@@ -1,0 +1,2 @@
+"""Trust conformance: which trust adapters are current, lagging or diverged from the
+central state."""

@@ -1,0 +1,1 @@
+"""The published events as a feed, for consumers without Kafka."""
