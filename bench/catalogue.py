@@ -271,10 +271,10 @@ def report(runs_: list[dict[str, Any]], command: str, n: int, runs: int,
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) this benchmark's ``## Catalogue search`` section only."""
+def write_section(path: Path, section: str, heading: str = "## Catalogue search") -> None:
+    """Replace (or append at the end) the section under ``heading`` of ``path`` only."""
     current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Catalogue search\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(current):
         updated = pattern.sub(lambda _: section.rstrip() + "\n\n", current)
     else:

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shlex
 import statistics
 import sys
@@ -40,6 +39,7 @@ from bench.catalogue import (
     backend,
     load_average,
     machine,
+    write_section,
 )
 from bench.catalogue import load as load_listings
 from marketplace import migrate
@@ -248,17 +248,6 @@ def report(results: list[dict[str, Any]], command: str, args: argparse.Namespace
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section, or append it at the end of the file."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: section.rstrip() + "\n\n", current)
-    else:
-        updated = current.rstrip() + "\n\n" + section.rstrip() + "\n"
-    path.write_text(updated.rstrip() + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listings", type=int, default=10_000)
@@ -286,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps([{k: v for k, v in r.items() if k != "results"} for r in results],
                      default=str), file=sys.stderr)
     if args.write:
-        write_section(args.write, section)
+        write_section(args.write, section, SECTION)
     met = all(r["p95"] <= TARGETS_MS[r["kind"]] for result in results
               for r in result["results"])
     return 0 if met else 1
