@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 
 from events.producer import idempotent_producer
 from events.relay import Relay
@@ -41,6 +41,19 @@ def emit_approvals(uow_factory: Callable[..., UnitOfWork], approval_id: str | No
 def make_relay(database_url: str, bootstrap: str, **kwargs: Any) -> Relay:
     return Relay(engine=make_engine(database_url), tables=outbox_tables,
                  producer_factory=partial(idempotent_producer, bootstrap), **kwargs)
+
+
+def relay_pending_to(database_url: str, bootstrap: str, topic: str) -> int:
+    """Publish every pending outbox row on this test's own ``topic`` (a shared broker's
+    ``marketplace.*`` topics carry other tests' history); how many were published."""
+    relay = make_relay(database_url, bootstrap)
+    with relay.engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id.in_(select(outbox_pending.c.outbox_id)))
+                     .values(topic=topic))
+    published = relay.drain()
+    relay.close()
+    relay.engine.dispose()
+    return published
 
 
 def unpublish_all(engine: Engine) -> None:

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from adapters.acks import ROUTE_APPLIED, source_of
 from events.cloudevents import EventEnvelope
 from events.consumer import EventConsumer
 from marketplace.conformance.service import acks_consumer, conformance
 from marketplace.kernel.db import make_engine
-from marketplace.kernel.outbox import event_feed, outbox, outbox_pending
+from marketplace.kernel.outbox import event_feed, outbox
 from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events import registry
 from tests.adapter_support import (
@@ -35,19 +35,9 @@ from tests.adapter_support import (
     wait_assigned,
 )
 from tests.conftest import bearer
-from tests.event_helpers import emit_approvals, make_relay
+from tests.event_helpers import emit_approvals, relay_pending_to
 
 pytestmark = pytest.mark.kafka
-
-
-def _relay_to(database_url: str, bootstrap: str, topic: str) -> int:
-    relay = make_relay(database_url, bootstrap)
-    with relay.engine.begin() as conn:
-        conn.execute(update(outbox).where(outbox.c.id.in_(select(outbox_pending.c.outbox_id)))
-                     .values(topic=topic))
-    published = relay.publish_batch()
-    relay.close()
-    return published
 
 
 def _recorded(consumer: EventConsumer) -> dict[str, Any]:
@@ -91,7 +81,7 @@ def test_conformance_reports_current_lagging_and_diverged_trusts(
     # Phase 1: two events published; both trusts apply them and acknowledge.
     first, _ = emit_approvals(uow_factory, count=1)
     second, _ = emit_approvals(uow_factory, count=1)
-    assert _relay_to(database_url, bootstrap, topic) == 2
+    assert relay_pending_to(database_url, bootstrap, topic) == 2
     drain([a, b], lambda: applied(a) == applied(b) == 2)
     a.maybe_ack(force=True)
     b.maybe_ack(force=True)
@@ -105,7 +95,7 @@ def test_conformance_reports_current_lagging_and_diverged_trusts(
 
     # Phase 2: one more event; only A applies it.
     emit_approvals(uow_factory, approval_id=first, count=1)
-    assert _relay_to(database_url, bootstrap, topic) == 1
+    assert relay_pending_to(database_url, bootstrap, topic) == 1
     drain([a], lambda: applied(a) == 3)
     a.maybe_ack(force=True)
     _poll_until(marketplace, lambda: len(_recorded(marketplace)) == 4 and _recorded(

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
 
 from adapters import register
 from adapters.runtime import TrustAdapter
-from marketplace.kernel.outbox import outbox, outbox_pending
 from tests.adapter_support import (
     TRUST_A,
     TRUST_B,
@@ -23,7 +21,7 @@ from tests.adapter_support import (
     wait_assigned,
 )
 from tests.catalogue_support import REASON, World
-from tests.event_helpers import make_relay
+from tests.event_helpers import relay_pending_to
 from tests.frameworks_support import (  # noqa: F401  (fixtures)
     Frameworks,
     frameworks_fixture,
@@ -31,19 +29,6 @@ from tests.frameworks_support import (  # noqa: F401  (fixtures)
 )
 
 pytestmark = pytest.mark.kafka
-
-
-def _relay_pending_to(database_url: str, bootstrap: str, topic: str) -> int:
-    """Publish what the outbox holds, on this test's own topic (a shared broker's
-    ``marketplace.*`` topics carry other tests' history)."""
-    relay = make_relay(database_url, bootstrap)
-    with relay.engine.begin() as conn:
-        conn.execute(update(outbox).where(outbox.c.id.in_(select(outbox_pending.c.outbox_id)))
-                     .values(topic=topic))
-    published = relay.drain()
-    relay.close()
-    relay.engine.dispose()
-    return published
 
 
 def _award(adapter: TrustAdapter, award_id: str) -> dict[str, Any] | None:
@@ -66,7 +51,7 @@ def test_both_trusts_register_the_award_then_its_withdrawal(
         wait_assigned(*trusts)
 
         award, approval = frameworks.approved_award()
-        sent = _relay_pending_to(database_url, bootstrap, topic)
+        sent = relay_pending_to(database_url, bootstrap, topic)
         assert sent == 4  # innovation.listed, approval.granted, framework published and award
         drain(trusts, lambda: all(applied(t) == sent for t in trusts))
         for trust in trusts:
@@ -81,7 +66,7 @@ def test_both_trusts_register_the_award_then_its_withdrawal(
             assert supplier["companies_house_number"] == "09876543"
 
         world.act(approval["id"], "revoke", REASON)
-        more = _relay_pending_to(database_url, bootstrap, topic)
+        more = relay_pending_to(database_url, bootstrap, topic)
         assert more == 2  # approval.revoked and framework.award.withdrawn
         drain(trusts, lambda: all(applied(t) == sent + more for t in trusts))
         for trust in trusts:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, Select, and_, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.approvals import events, rules
@@ -31,6 +31,7 @@ from marketplace.catalogue.lifecycle import ListingStatus
 from marketplace.catalogue.models import EvidenceDocument, Innovation
 from marketplace.kernel.actor import Actor
 from marketplace.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.kernel.row_lock import locked
 from marketplace.kernel.unit_of_work import UnitOfWork
 from schemas.events.approvals import dspt_year_error
 from schemas.statuses import DecisionOutcome, Role
@@ -52,11 +53,17 @@ def snapshot(approval: Approval) -> dict[str, Any]:
             if c.key not in _SNAPSHOT_SKIP}
 
 
+def live_for_current_version(now: datetime) -> ColumnElement[bool]:
+    """SQL joining an approval to its listing: it is live at ``now`` and covers the
+    listing's *current* product version (the rule of "pre-approved")."""
+    return and_(Approval.innovation_id == Innovation.id,
+                Approval.product_version == Innovation.product_version,
+                Approval.status.in_(PRE_APPROVED), Approval.expires_at > now)
+
+
 def pre_approved_now(now: datetime) -> ColumnElement[bool]:
     """SQL: the listing's *current* product version holds a live approval at ``now``."""
-    return exists().where(Approval.innovation_id == Innovation.id,
-                          Approval.product_version == Innovation.product_version,
-                          Approval.status.in_(PRE_APPROVED), Approval.expires_at > now)
+    return exists().where(live_for_current_version(now))
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -176,25 +183,13 @@ def submit(uow: UnitOfWork, innovation_id: str, **sections: dict[str, Any]) -> A
 
 
 # --- transitions ------------------------------------------------------------------------
-def _locked(uow: UnitOfWork, approval_id: str) -> Approval:
-    """The approval under a row lock (PostgreSQL ``FOR UPDATE``; SQLite's transactions
-    are serialised by ``BEGIN IMMEDIATE``), re-read so a decision that waited for the
-    lock sees the status the winner left."""
-    approval = uow.session.scalar(
-        select(Approval).where(Approval.id == approval_id)
-        .with_for_update(of=Approval).execution_options(populate_existing=True))
-    if approval is None:
-        raise NotFound(f"No approval has the id {approval_id!r}.")
-    return approval
-
-
 def _assess(uow: UnitOfWork, approval_id: str, action: ApprovalAction
             ) -> tuple[Approval, dict[str, Any], ApprovalStatus]:
     """Lock, check who is acting and whether the table allows ``action``."""
     actor = uow.actor
     if actor.role != Role.ASSESSOR or actor.organisation_id is None:
         raise Forbidden("Only the central assessor reviews and decides approvals.")
-    approval = _locked(uow, approval_id)
+    approval = locked(uow, Approval, approval_id, "approval")
     if approval.organisation_id == actor.organisation_id:
         raise Forbidden("Nobody decides on their own organisation's product.")
     target = next_status(approval.status, action, approval.previous_status)

@@ -24,9 +24,11 @@ SEPARATOR = "."
 _AFTER_SEPARATOR = chr(ord(SEPARATOR) + 1)
 
 
-def under(category: str) -> ColumnElement[bool]:
-    """SQL: a facet row of ``category`` itself or of any category below it."""
-    column = InnovationCategory.category
+def under(category: str, column: ColumnElement[str] | None = None) -> ColumnElement[bool]:
+    """SQL: a facet row of ``category`` itself or of any category below it; ``column`` is
+    the facet column (the listings' by default; demand signals have one of their own)."""
+    if column is None:
+        column = InnovationCategory.category
     return or_(column == category, and_(column >= category + SEPARATOR,
                                         column < category + _AFTER_SEPARATOR))
 

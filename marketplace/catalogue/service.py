@@ -75,7 +75,7 @@ def get_reviewable(uow: UnitOfWork, innovation_id: str) -> Innovation:
     return innovation
 
 
-def _normalise(changes: dict[str, Any]) -> dict[str, Any]:
+def normalise(changes: dict[str, Any]) -> dict[str, Any]:
     """Lists as the listing reports them (sorted, pathway order, no duplicates), text
     stripped, so an edit that restates the same values changes nothing."""
     out: dict[str, Any] = {}
@@ -106,7 +106,7 @@ def create(uow: UnitOfWork, **fields: Any) -> Innovation:
     now = uow.now()
     innovation = Innovation(id=str(uuid.uuid4()), organisation_id=actor.organisation_id,
                             status=ListingStatus.DRAFT, created_at=now, updated_at=now)
-    _apply(innovation, _normalise({name: fields[name] for name in EDITABLE}))
+    _apply(innovation, normalise({name: fields[name] for name in EDITABLE}))
     uow.session.add(innovation)
     uow.session.flush()
     uow.audit("innovation.created", "innovation", innovation.id, after=snapshot(innovation),
@@ -122,7 +122,7 @@ def update(uow: UnitOfWork, innovation_id: str, *, expected_version: int,
     if innovation.version != expected_version:
         raise PreconditionFailed("The listing changed since you read it; fetch it again.")
     action = STATUS_ACTIONS.get(status) if status and status != innovation.status else None
-    changes = {k: v for k, v in _normalise(changes).items() if v != getattr(innovation, k)}
+    changes = {k: v for k, v in normalise(changes).items() if v != getattr(innovation, k)}
     if withdrawal_reason is not None and action != ListingAction.WITHDRAW:
         raise InvalidInput("A withdrawal reason goes with status withdrawn.",
                            {"withdrawal_reason": ["only when withdrawing"]})

@@ -13,14 +13,12 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import lazyload
-from sqlalchemy.sql.visitors import replacement_traverse
 
 from marketplace.approvals.rules import LONDON
 from marketplace.catalogue import categories
 from marketplace.catalogue import service as innovations
-from marketplace.catalogue.models import InnovationCategory
 from marketplace.demand import events, summary
 from marketplace.demand.lifecycle import MACHINE, SignalAction, SignalStatus
 from marketplace.demand.models import (
@@ -30,6 +28,7 @@ from marketplace.demand.models import (
     DemandSignalPathwayStage,
 )
 from marketplace.kernel.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed
+from marketplace.kernel.row_lock import for_update
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations.models import Organisation
 from schemas.statuses import OrganisationKind, Role
@@ -57,19 +56,6 @@ def get(uow: UnitOfWork, signal_id: str) -> DemandSignal:
     return signal
 
 
-def _signal_category_under(category: str) -> ColumnElement[bool]:
-    """The catalogue's "in ``category`` or below it" (:func:`categories.under`), on the
-    signals' facet column instead of the listings' (the same rule, not a copy of it)."""
-    listings = InnovationCategory.__table__
-
-    def to_signals(element: Any) -> Any:
-        if getattr(element, "table", None) is listings and element.key == "category":
-            return DemandSignalCategory.__table__.c.category
-        return None
-
-    return replacement_traverse(categories.under(category), {}, to_signals)
-
-
 def list_query(uow: UnitOfWork, *, status: str | None = None, icb: str | None = None,
                category: str | None = None, pathway: str | None = None,
                posted_from: date | None = None, posted_to: date | None = None
@@ -84,7 +70,7 @@ def list_query(uow: UnitOfWork, *, status: str | None = None, icb: str | None = 
         stmt = stmt.where(DemandSignal.icb_id.in_(summary.icb_and_predecessors(uow, owner)))
     if category:
         stmt = stmt.where(DemandSignal.pk.in_(select(DemandSignalCategory.signal_pk).where(
-            _signal_category_under(category))))
+            categories.under(category, DemandSignalCategory.category))))
     if pathway:
         stmt = stmt.where(DemandSignal.pk.in_(select(DemandSignalPathwayStage.signal_pk)
                                               .where(DemandSignalPathwayStage.stage == pathway)))
@@ -114,10 +100,9 @@ def _caller_icb(uow: UnitOfWork) -> Organisation:
 def _locked(uow: UnitOfWork, signal_id: str) -> DemandSignal:
     """The signal under a row lock (PostgreSQL ``FOR UPDATE``; SQLite's transactions are
     serialised), re-read so a request that waited sees what the winner left."""
-    signal = uow.session.scalar(
+    signal = uow.session.scalar(for_update(
         select(DemandSignal).where(DemandSignal.id == signal_id)
-        .options(lazyload(DemandSignal.icb)).with_for_update(of=DemandSignal)
-        .execution_options(populate_existing=True))
+        .options(lazyload(DemandSignal.icb)), DemandSignal))
     if signal is None:
         raise NotFound(f"No demand signal has the id {signal_id!r}.")
     return signal
@@ -138,7 +123,7 @@ def get_own(uow: UnitOfWork, signal_id: str) -> DemandSignal:
 def _normalise(changes: dict[str, Any]) -> dict[str, Any]:
     """As listings normalise theirs (sorted categories, pathway order, text stripped), and
     trusts sorted, so restating the same values changes nothing."""
-    out = innovations._normalise(changes)
+    out = innovations.normalise(changes)
     if "trusts" in out:
         out["trusts"] = sorted(set(out["trusts"]))
     return out

@@ -3,39 +3,31 @@
 :func:`approvals.service.pre_approved_now` is the rule: the listing's current product
 version holds an approved or conditional approval that has not expired. As a correlated
 ``EXISTS`` it is checked listing by listing, so a query filtering on it alone reads every
-published listing. :func:`from_live_approvals` applies the same rule - its very
-conditions, taken from it - as a join from the approvals, which their index on (status,
-expiry) narrows to the live ones, so the database starts from the few pre-approved
-listings instead. A listing version has at most one open approval (a unique index of the
-approvals area), so the join finds each pre-approved listing once.
+published listing. :func:`from_live_approvals` applies the same rule
+(:func:`approvals.service.live_for_current_version`) as a join from the approvals, which
+their index on (status, expiry) narrows to the live ones, so the database starts from
+the few pre-approved listings instead. A listing version has at most one open approval
+(a unique index of the approvals area), so the join finds each pre-approved listing once.
 """
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, join, literal, select, union_all
+from sqlalchemy import func, join, literal, select, union_all
 from sqlalchemy.sql.selectable import Join
 
 from marketplace.approvals.models import Approval
-from marketplace.approvals.service import pre_approved_now
+from marketplace.approvals.service import live_for_current_version
 from marketplace.catalogue.categories import ancestors
 from marketplace.catalogue.lifecycle import ListingStatus
 from marketplace.catalogue.models import Innovation
 from marketplace.kernel.unit_of_work import UnitOfWork
 
 
-def _rule(at: datetime) -> ColumnElement[bool]:
-    """The conditions of :func:`pre_approved_now` at ``at`` (approval to listing)."""
-    condition = pre_approved_now(at).element
-    while getattr(condition, "whereclause", None) is None:
-        condition = condition.element
-    return condition.whereclause
-
-
 def from_live_approvals(at: datetime) -> Join:
     """FROM approval JOIN innovation: the listings pre-approved at ``at``, each once."""
-    return join(Approval, Innovation, _rule(at))
+    return join(Approval, Innovation, live_for_current_version(at))
 
 
 def counts(uow: UnitOfWork) -> tuple[Counter[str], Counter[str]]:

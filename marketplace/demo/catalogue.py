@@ -111,7 +111,7 @@ DEMO_LISTINGS: tuple[DemoListing, ...] = (
 
 
 @contextmanager
-def _acting_as(uow: UnitOfWork, role: str, code: str) -> Iterator[None]:
+def acting_as(uow: UnitOfWork, role: str, code: str) -> Iterator[None]:
     """Services act as ``uow.actor``; the demo plays each party in turn."""
     org = organisations.get_exact(uow, code)
     saved = uow.actor
@@ -185,7 +185,7 @@ def seed(uow: UnitOfWork, evidence_dir: Path) -> Iterator[str]:
                 Innovation.organisation_id == owner.id,
                 Innovation.name == demo.listing["name"])):
             continue
-        with _acting_as(uow, "innovator", demo.owner):
+        with acting_as(uow, "innovator", demo.owner):
             innovation = innovations.create(uow, **demo.listing)
             if demo.outcome is not None:
                 innovations.update(uow, innovation.id, expected_version=innovation.version,
@@ -195,7 +195,7 @@ def seed(uow: UnitOfWork, evidence_dir: Path) -> Iterator[str]:
                 body = _submission(uow, innovation, demo, today, evidence_dir)
                 approval = approvals.submit(uow, innovation.id, **body)
         if approval is not None:
-            with _acting_as(uow, "assessor", ASSESSOR_CODE):
+            with acting_as(uow, "assessor", ASSESSOR_CODE):
                 _approve(uow, approval.id, demo, today)
         yield (f"innovation {innovation.name} ({demo.outcome or 'draft'}"
                f"{', expires ' + approval.expires_at.date().isoformat() if approval else ''})")

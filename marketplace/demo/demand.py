@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from marketplace.demand import service as signals
 from marketplace.demand.models import DemandSignal
-from marketplace.demo.catalogue import _acting_as
+from marketplace.demo.catalogue import acting_as
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations import service as organisations
 
@@ -120,7 +120,7 @@ def seed(uow: UnitOfWork) -> Iterator[str]:
             continue
         needed_by = (today + timedelta(days=demo.needed_in_days)
                      if demo.needed_in_days is not None else None)
-        with _acting_as(uow, "icb_buyer", demo.icb):
+        with acting_as(uow, "icb_buyer", demo.icb):
             signal = signals.post(uow, **demo.signal, needed_by=needed_by)
             if demo.closed_as is not None:
                 signals.close(uow, signal.id, outcome=demo.closed_as)

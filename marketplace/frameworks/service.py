@@ -44,6 +44,7 @@ from marketplace.frameworks.models import (
     period_at,
 )
 from marketplace.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.kernel.row_lock import for_update, locked
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations import service as organisations
 from marketplace.organisations.models import Organisation
@@ -227,23 +228,12 @@ def create(uow: UnitOfWork, *, title: str, description: str, starts_at: datetime
     return get_visible(uow, framework.id)
 
 
-def _locked(uow: UnitOfWork, framework_id: str) -> Framework:
-    """The framework under a row lock (PostgreSQL ``FOR UPDATE``; SQLite serialises
-    writers), re-read so a change that waited for the lock sees the winner's status."""
-    framework = uow.session.scalar(
-        select(Framework).where(Framework.id == framework_id)
-        .with_for_update(of=Framework).execution_options(populate_existing=True))
-    if framework is None:
-        raise NotFound(f"No framework has the id {framework_id!r}.")
-    return framework
-
-
 def add_lot(uow: UnitOfWork, framework_id: str, *, title: str, categories: list[str],
             lot_number: str | None = None) -> FrameworkLot:
     """A new lot of a draft framework, numbered by its position unless a number is given."""
     _require_admin(uow)
     title = _stripped(title=title)["title"]
-    framework = _locked(uow, framework_id)
+    framework = locked(uow, Framework, framework_id, "framework")
     FRAMEWORK.target(framework.status, FrameworkAction.ADD_LOT)
     position = 1 + (uow.session.scalar(select(func.max(FrameworkLot.position)).where(
         FrameworkLot.framework_id == framework.id)) or 0)
@@ -269,7 +259,7 @@ def add_lot(uow: UnitOfWork, framework_id: str, *, title: str, categories: list[
 def publish(uow: UnitOfWork, framework_id: str) -> Framework:
     """Publish a draft with its lots: awards may follow, call-offs from ``starts_at``."""
     _require_admin(uow)
-    framework = _locked(uow, framework_id)
+    framework = locked(uow, Framework, framework_id, "framework")
     target = FRAMEWORK.target(framework.status, FrameworkAction.PUBLISH)
     now = uow.now()
     if not framework.lots:
@@ -340,8 +330,7 @@ def _live_approval(uow: UnitOfWork, innovation: Innovation, now: datetime) -> Ap
     concurrent revocation either waits for this award or is seen by it."""
     latest = innovation.current_approval
     approval = None if latest is None else uow.session.scalar(
-        select(Approval).where(Approval.id == latest.id)
-        .with_for_update(of=Approval).execution_options(populate_existing=True))
+        for_update(select(Approval).where(Approval.id == latest.id), Approval))
     what = f"version {innovation.product_version} of {innovation.name}"
     if approval is None:
         raise Conflict(f"There is no central approval of {what}; an award needs a live one.",
@@ -366,7 +355,7 @@ def grant_award(uow: UnitOfWork, framework_id: str, *, lot_id: str, innovation_i
              if not line["description"].strip()}
     if blank:
         raise InvalidInput("Some item descriptions are blank.", {"lines": blank})
-    framework = _locked(uow, framework_id)
+    framework = locked(uow, Framework, framework_id, "framework")
     FRAMEWORK.target(framework.status, FrameworkAction.AWARD)
     now = uow.now()
     if framework.ends_at <= now:
@@ -401,9 +390,8 @@ def grant_award(uow: UnitOfWork, framework_id: str, *, lot_id: str, innovation_i
 
 
 def _locked_awards(uow: UnitOfWork, *criteria: Any) -> list[FrameworkAward]:
-    return list(uow.session.scalars(
-        select(FrameworkAward).where(*criteria).order_by(FrameworkAward.id)
-        .with_for_update(of=FrameworkAward).execution_options(populate_existing=True)))
+    return list(uow.session.scalars(for_update(
+        select(FrameworkAward).where(*criteria).order_by(FrameworkAward.id), FrameworkAward)))
 
 
 def _withdraw(uow: UnitOfWork, award: FrameworkAward, reason_code: str, reason: str) -> None:

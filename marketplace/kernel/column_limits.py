@@ -8,6 +8,7 @@ forgot, for every area at once.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,10 +18,12 @@ from sqlalchemy.orm import Mapper, Session, sessionmaker
 from marketplace.kernel.errors import InvalidInput
 
 
-def _limits(mapper: Mapper[Any]) -> list[tuple[str, int]]:
-    return [(attr.key, column.type.length) for attr in mapper.column_attrs
-            for column in attr.columns
-            if isinstance(column.type, String) and column.type.length]
+@functools.cache
+def _limits(mapper: Mapper[Any]) -> tuple[tuple[str, int], ...]:
+    """Each bounded string attribute of ``mapper`` and its length (read once per class)."""
+    return tuple((attr.key, column.type.length) for attr in mapper.column_attrs
+                 for column in attr.columns
+                 if isinstance(column.type, String) and column.type.length)
 
 
 def _too_long(objects: Iterable[Any]) -> dict[str, list[str]]:
