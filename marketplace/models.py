@@ -11,6 +11,7 @@ from marketplace.catalogue.models import (
     InnovationPathwayStage,
 )
 from marketplace.conformance.models import TrustConformance
+from marketplace.contracts.models import Contract, ContractLine, ContractVariation
 from marketplace.demand.models import (
     DemandSignal,
     DemandSignalCategory,
@@ -27,12 +28,23 @@ from marketplace.http.idempotency_record import IdempotencyRecord
 from marketplace.identity.models import ApiToken, WebUser
 from marketplace.kernel import outbox  # noqa: F401  (the event tables)
 from marketplace.kernel.audit_log import AuditEvent
+from marketplace.ocds.models import OcdsPosition, OcdsRelease
 from marketplace.organisations.models import Organisation
+from marketplace.tenders.models import (
+    Tender,
+    TenderCriterion,
+    TenderQuestion,
+    TenderResponse,
+    TenderScore,
+)
 
 __all__ = [
     "ApiToken",
     "Approval",
     "AuditEvent",
+    "Contract",
+    "ContractLine",
+    "ContractVariation",
     "DemandSignal",
     "DemandSignalCategory",
     "DemandSignalPathwayStage",
@@ -46,7 +58,14 @@ __all__ = [
     "Innovation",
     "InnovationCategory",
     "InnovationPathwayStage",
+    "OcdsPosition",
+    "OcdsRelease",
     "Organisation",
+    "Tender",
+    "TenderCriterion",
+    "TenderQuestion",
+    "TenderResponse",
+    "TenderScore",
     "TrustConformance",
     "WebUser",
 ]

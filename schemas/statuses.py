@@ -98,6 +98,55 @@ class SignalStatus(enum.StrEnum):
 
 
 
+class TenderStatus(enum.StrEnum):
+    """A tender: drafted, published (questions and sealed responses until the deadlines),
+    closed at the submission deadline, evaluated once every response is scored, then
+    awarded, or unsuccessful (no responses); cancelled at any point before a contract is
+    signed."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    EVALUATED = "evaluated"
+    AWARDED = "awarded"
+    UNSUCCESSFUL = "unsuccessful"
+    CANCELLED = "cancelled"
+
+
+class TenderProcedure(enum.StrEnum):
+    """The procedures a buyer runs here: an open procedure, or a further competition among
+    the suppliers holding a live award on one lot of a framework."""
+
+    OPEN = "open"
+    FRAMEWORK_COMPETITION = "framework_competition"
+
+
+class CriterionKind(enum.StrEnum):
+    """What an award criterion assesses; exactly one criterion of a tender is price."""
+
+    QUALITY = "quality"
+    PRICE = "price"
+    SOCIAL_VALUE = "social_value"
+
+
+class ResponseStatus(enum.StrEnum):
+    """A sealed tender response: submitted (replaced any number of times before the
+    deadline) or withdrawn by its responder."""
+
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+
+
+class ContractStatus(enum.StrEnum):
+    """A contract created by an award: pending through the standstill, active once the
+    buyer signs, terminated early; cancelled when its tender is cancelled unsigned."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    TERMINATED = "terminated"
+    CANCELLED = "cancelled"
+
+
 def words(members: Iterable[enum.StrEnum]) -> tuple[str, ...]:
     """The plain string values of ``members`` (an enum class or some of its members), in
     order: the form the schemas' choice tuples take."""

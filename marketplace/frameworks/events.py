@@ -8,28 +8,15 @@ end date from ``framework.award.granted``.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from marketplace.frameworks.models import Framework, FrameworkAward
 from marketplace.kernel.unit_of_work import UnitOfWork
-from marketplace.organisations.models import Organisation
+from marketplace.organisations.suppliers import supplier_party
 from schemas.events import registry
 
 PUBLISHED = registry.by_name("framework.published")
 AWARD_GRANTED = registry.by_name("framework.award.granted")
 AWARD_WITHDRAWN = registry.by_name("framework.award.withdrawn")
 EXPIRED = registry.by_name("framework.expired")
-
-#: Where every supplier the marketplace onboards is registered (Companies House).
-SUPPLIER_COUNTRY = "GB"
-
-
-def _supplier(org: Organisation) -> dict[str, Any]:
-    """An innovator as a trust's ERP needs it; VAT and Peppol ids are not held yet."""
-    return {"org_id": org.public_id, "companies_house_number": org.code,
-            "legal_name": org.name, "vat_number": None, "country_code": SUPPLIER_COUNTRY,
-            "peppol_participant_id": None}
-
 
 def published(uow: UnitOfWork, framework: Framework) -> None:
     """``framework.published``: the framework with its lots."""
@@ -49,7 +36,7 @@ def award_granted(uow: UnitOfWork, award: FrameworkAward) -> None:
         "framework_id": award.framework_id,
         "framework_reference": award.framework.reference,
         "award_id": award.id, "lot_id": award.lot_id, "lot_number": award.lot.lot_number,
-        "supplier": _supplier(award.supplier_organisation),
+        "supplier": supplier_party(award.supplier_organisation),
         "innovation_ids": [award.innovation_id],
         "price_ceilings": [{"item_id": line.item_id, "description": line.description,
                             "unit_code": line.unit_code,

@@ -120,3 +120,12 @@ class UnitOfWork:
         for react in self.reactions.get(spec.name, ()):
             react(self, payload)
         return event_id
+
+    def notify(self, name: str, data: dict[str, Any]) -> None:
+        """Run other areas' reactions to a fact that has no event on the wire (a published
+        clarification answer, say), in this same transaction; nothing goes to the outbox."""
+        if any(spec.name == name for spec in registry.REGISTRY.values()):
+            raise ValueError(f"{name} is an event: emit it")
+        self.session.flush()
+        for react in self.reactions.get(name, ()):
+            react(self, data)

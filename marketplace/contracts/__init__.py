@@ -1,0 +1,1 @@
+"""Contracts: created by an award, signed after the standstill, varied and terminated."""
