@@ -10,6 +10,7 @@ from marketplace.audit import api as audit_api
 from marketplace.bootstrap import bootstrap
 from marketplace.catalogue import api as catalogue_api
 from marketplace.conformance import api as conformance_api
+from marketplace.contracts import api as contracts_api
 from marketplace.demand import api as demand_api
 from marketplace.event_feed import api as event_feed_api
 from marketplace.frameworks import api as frameworks_api
@@ -19,13 +20,15 @@ from marketplace.http.problems import register_api_problems, register_unrouted_p
 from marketplace.http.wiring import install
 from marketplace.kernel.clock import Clock, utcnow
 from marketplace.kernel.settings import Settings
+from marketplace.ocds import api as ocds_api
 from marketplace.organisations import api as organisations_api
+from marketplace.tenders import api as tenders_api
 
 API_PREFIX = "/api/v1"
 #: Every area's API blueprint, in the order the OpenAPI document lists their tags.
 AREA_APIS = (openapi.bp, organisations_api.bp, audit_api.bp, event_feed_api.bp,
              catalogue_api.bp, approvals_api.bp, conformance_api.bp, frameworks_api.bp,
-             demand_api.bp)
+             demand_api.bp, tenders_api.bp, contracts_api.bp, ocds_api.bp)
 
 
 def api_blueprint() -> Blueprint:

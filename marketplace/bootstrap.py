@@ -23,13 +23,27 @@ from marketplace.kernel.db import make_engine, make_session_factory
 from marketplace.kernel.scheduler import Scheduler
 from marketplace.kernel.settings import Settings
 from marketplace.kernel.unit_of_work import Reaction, UnitOfWork
+from marketplace.ocds import reactions as ocds_reactions
+
+
+def _merged(*tables: dict[str, tuple[Reaction, ...]]) -> dict[str, tuple[Reaction, ...]]:
+    out: dict[str, tuple[Reaction, ...]] = {}
+    for table in tables:
+        for name, reactions in table.items():
+            out[name] = out.get(name, ()) + reactions
+    return out
+
 
 #: Event name -> what other areas do in the same transaction when it is emitted.
-REACTIONS: dict[str, tuple[Reaction, ...]] = {
-    # An approval that ends withdraws the framework awards resting on it.
-    "approval.revoked": (framework_reactions.approval_revoked,),
-    "approval.expired": (framework_reactions.approval_expired,),
-}
+REACTIONS: dict[str, tuple[Reaction, ...]] = _merged(
+    {
+        # An approval that ends withdraws the framework awards resting on it.
+        "approval.revoked": (framework_reactions.approval_revoked,),
+        "approval.expired": (framework_reactions.approval_expired,),
+    },
+    # Every tender and contract change publishes its open contracting release.
+    ocds_reactions.REACTIONS,
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,7 @@ class Marketplace:
         commits."""
         return UnitOfWork(self.session_factory, actor, clock=self.clock,
                           event_source=self.settings.event_source, request_id=request_id,
-                          reactions=REACTIONS)
+                          reactions=REACTIONS, settings=self.settings)
 
     @contextmanager
     def committed(self, actor: Actor) -> Iterator[UnitOfWork]:

@@ -1,6 +1,7 @@
 """Configuration from the environment (CONTRACT.md, Configuration)."""
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,22 @@ def _dev_secret_key() -> str:
     return key
 
 
+def _dev_sealing_keys() -> str:
+    """A per-instance sealing key kept on disk, so sealed responses open after restarts."""
+    path = INSTANCE_DIR / "sealing_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = f"dev1:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}"
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -39,6 +56,13 @@ class Settings:
     max_content_length: int = 1024 * 1024
     evidence_dir: Path = field(default_factory=lambda: INSTANCE_DIR / "evidence")
     event_source: str = "/marketplace"
+    #: ``MARKETPLACE_SANDBOX``: tenders may carry an ``accelerator`` (never in production).
+    sandbox: bool = False
+    #: ``OCDS_PREFIX``: the publisher's registered prefix; ``ocid`` = prefix-tender id.
+    ocds_prefix: str = "ocds-xxxxxx"
+    #: ``TENDER_SEALING_KEYS``: ``id:base64key[,id:base64key...]``, the first seals, every
+    #: one opens (rotation: put a new key first; see docs/tenders.md).
+    sealing_keys: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,6 +77,9 @@ class Settings:
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
             max_content_length=int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
+            sandbox=_true(env.get("MARKETPLACE_SANDBOX")),
+            ocds_prefix=env.get("OCDS_PREFIX") or "ocds-xxxxxx",
+            sealing_keys=env.get("TENDER_SEALING_KEYS") or _dev_sealing_keys(),
         )
 
     def with_overrides(self, **overrides: Any) -> Settings:

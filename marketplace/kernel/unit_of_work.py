@@ -21,6 +21,7 @@ from marketplace.kernel.actor import Actor
 from marketplace.kernel.audit_log import AuditEvent, diff
 from marketplace.kernel.clock import Clock, utcnow
 from marketplace.kernel.outbox import outbox_tables
+from marketplace.kernel.settings import Settings
 from schemas.events import registry
 from schemas.events.registry import EventType
 
@@ -39,6 +40,7 @@ class UnitOfWork:
         event_source: str = "/marketplace",
         request_id: str | None = None,
         reactions: Mapping[str, Sequence[Reaction]] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self._session_factory = session_factory
         self.actor = actor
@@ -46,6 +48,9 @@ class UnitOfWork:
         self.event_source = event_source
         self.request_id = request_id
         self.reactions = reactions or {}
+        #: The running marketplace's configuration (services that need a key or a switch
+        #: read it here; None in bare units of work).
+        self.settings = settings
         self.session: Session
 
     def __enter__(self) -> Self:

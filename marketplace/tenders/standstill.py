@@ -78,7 +78,7 @@ def standstill_ends(awarded_at: datetime,
         raise ValueError(f"working_days must be at least 1, not {working_days}")
     award_day = awarded_at.astimezone(LONDON).date()
     last_day = add_working_days(award_day, working_days)
-    midnight = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=UTC)
+    midnight = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=LONDON)
     return midnight.astimezone(UTC)
 
 
