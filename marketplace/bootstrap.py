@@ -24,6 +24,7 @@ from marketplace.kernel.scheduler import Scheduler
 from marketplace.kernel.settings import Settings
 from marketplace.kernel.unit_of_work import Reaction, UnitOfWork
 from marketplace.ocds import reactions as ocds_reactions
+from marketplace.tenders import deadlines as tender_deadlines
 
 
 def _merged(*tables: dict[str, tuple[Reaction, ...]]) -> dict[str, tuple[Reaction, ...]]:
@@ -71,7 +72,7 @@ class Marketplace:
 
     def scheduler(self) -> Scheduler:
         """Every area's deadlines (``marketplace tick``)."""
-        return Scheduler([EXPIRY, *framework_deadlines.DEADLINES])
+        return Scheduler([EXPIRY, *framework_deadlines.DEADLINES, *tender_deadlines.DEADLINES])
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -29,6 +29,7 @@ from marketplace.http.problems import Problem, field_messages
 from marketplace.http.wiring import marketplace_of
 from marketplace.kernel.actor import Actor
 from marketplace.kernel.errors import Conflict
+from marketplace.kernel.mapped_query import MappedQuery
 from marketplace.kernel.unit_of_work import UnitOfWork
 
 PUBLIC = None  # roles=PUBLIC: no token needed
@@ -152,7 +153,7 @@ def _serialise(spec: EndpointSpec, result: Any, call: Call) -> Response:
     if isinstance(result, Created):
         status, location, obj = 201, result.location, result.obj
     if spec.paginated:
-        assert isinstance(obj, Select) and spec.response is not None
+        assert isinstance(obj, Select | MappedQuery) and spec.response is not None
         body = paginate(call.uow.session, obj, spec.response(), call.query["page"],
                         call.query["per_page"])
     elif spec.response is not None:

@@ -10,6 +10,7 @@ from marshmallow import Schema
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from marketplace.kernel.mapped_query import MappedQuery
 from schemas.fields import BIGINT_MAX, QueryInteger
 
 MAX_PER_PAGE = 100
@@ -39,9 +40,15 @@ def envelope(items: list[Any], page: int, per_page: int, total: int) -> dict[str
     return {"items": items, "page": page, "per_page": per_page, "total": total, "links": links}
 
 
-def paginate(session: Session, stmt: Select, schema: Schema, page: int, per_page: int
-             ) -> dict[str, Any]:
+def paginate(session: Session, stmt: Select[Any] | MappedQuery, schema: Schema, page: int,
+             per_page: int) -> dict[str, Any]:
     """Run one page of ``stmt`` (which must have a total order) and wrap it in the envelope."""
+    each = None
+    if isinstance(stmt, MappedQuery):
+        stmt, each = stmt.stmt, stmt.each
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    rows: list[Any] = list(session.scalars(
+        stmt.limit(per_page).offset((page - 1) * per_page)).unique().all())
+    if each is not None:
+        rows = [each(row) for row in rows]
     return envelope(schema.dump(rows, many=True), page, per_page, int(total or 0))

@@ -1,7 +1,6 @@
 """Configuration from the environment (CONTRACT.md, Configuration)."""
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -29,18 +28,6 @@ def _dev_secret_key() -> str:
     return key
 
 
-def _dev_sealing_keys() -> str:
-    """A per-instance sealing key kept on disk, so sealed responses open after restarts."""
-    path = INSTANCE_DIR / "sealing_key"
-    if path.exists():
-        return path.read_text().strip()
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    key = f"dev1:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}"
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
-
-
 def _true(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -61,7 +48,8 @@ class Settings:
     #: ``OCDS_PREFIX``: the publisher's registered prefix; ``ocid`` = prefix-tender id.
     ocds_prefix: str = "ocds-xxxxxx"
     #: ``TENDER_SEALING_KEYS``: ``id:base64key[,id:base64key...]``, the first seals, every
-    #: one opens (rotation: put a new key first; see docs/tenders.md).
+    #: one opens (rotation: put a new key first; see docs/tenders.md). Empty: one key
+    #: derived from ``secret_key`` (id ``secret``), for development.
     sealing_keys: str = ""
 
     @classmethod
@@ -79,7 +67,7 @@ class Settings:
             max_content_length=int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
             sandbox=_true(env.get("MARKETPLACE_SANDBOX")),
             ocds_prefix=env.get("OCDS_PREFIX") or "ocds-xxxxxx",
-            sealing_keys=env.get("TENDER_SEALING_KEYS") or _dev_sealing_keys(),
+            sealing_keys=env.get("TENDER_SEALING_KEYS") or "",
         )
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -29,7 +29,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from marketplace.catalogue.models import Innovation
 from marketplace.kernel.db import Base, JsonType, UtcDateTime, in_list
@@ -110,6 +110,10 @@ class Tender(Base):
     status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    #: Loaded with the row when read (``tenders.service``): the OCDS ocid and the contract.
+    ocid: Mapped[str | None] = query_expression()
+    contract_id: Mapped[str | None] = query_expression()
 
     icb: Mapped[Organisation] = relationship(lazy="joined")
     criteria: Mapped[list[TenderCriterion]] = relationship(
