@@ -10,6 +10,7 @@ from sqlalchemy import select
 from marketplace.demo import catalogue as demo_catalogue
 from marketplace.demo import demand as demo_demand
 from marketplace.demo import frameworks as demo_frameworks
+from marketplace.demo import tenders as demo_tenders
 from marketplace.kernel.settings import INSTANCE_DIR
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations import service as organisations
@@ -63,3 +64,4 @@ def seed(uow: UnitOfWork, evidence_dir: Path | None = None) -> Iterator[str]:
     yield from demo_catalogue.seed(uow, evidence_dir or DEFAULT_EVIDENCE_DIR)
     yield from demo_demand.seed(uow)
     yield from demo_frameworks.seed(uow)
+    yield from demo_tenders.seed(uow)

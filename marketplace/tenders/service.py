@@ -196,7 +196,8 @@ def _signal_of(uow: UnitOfWork, signal_id: str, icb: Organisation) -> None:
 def _lines(title: str, lines: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     if not lines:
         return [{**WHOLE_REQUIREMENT, "description": title[:500]}]
-    return [{**line, "description": line["description"].strip()} for line in lines]
+    return [{"vat_category": "S", "vat_rate": "20", **line,
+             "description": line["description"].strip()} for line in lines]
 
 
 def create(uow: UnitOfWork, *, title: str, description: str, categories: list[str],
