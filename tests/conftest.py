@@ -74,6 +74,7 @@ def _reset_postgres(url: str) -> None:
         # TRUNCATE fires no row triggers, so the append-only audit table can be emptied.
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         conn.execute(text("INSERT INTO event_feed_counter (id, last_position) VALUES (1, 0)"))
+        conn.execute(text("INSERT INTO ocds_position (name, last) VALUES ('releases', 0)"))
     engine.dispose()
 
 

@@ -69,6 +69,33 @@ CONTRACT_ACCESS: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("POST", "/api/v1/frameworks/<framework_id>/awards"): ("admin",),
     ("GET", "/api/v1/frameworks/<framework_id>/awards/<award_id>"): ANYONE,
     ("POST", "/api/v1/frameworks/<framework_id>/awards/<award_id>/withdraw"): ("admin",),
+    # Tenders (issue 15): the running ICB's buyers act, innovators ask and respond,
+    # published tenders public; sealed responses are tested in test_tenders_*.
+    ("GET", "/api/v1/tenders"): ANYONE,
+    ("POST", "/api/v1/tenders"): ("icb_buyer",),
+    ("GET", "/api/v1/tenders/<tender_id>"): ANYONE,
+    ("POST", "/api/v1/tenders/<tender_id>/publish"): ("icb_buyer",),
+    ("POST", "/api/v1/tenders/<tender_id>/cancel"): ("icb_buyer",),
+    ("GET", "/api/v1/tenders/<tender_id>/questions"): ANYONE,
+    ("POST", "/api/v1/tenders/<tender_id>/questions"): ("innovator",),
+    ("POST", "/api/v1/tenders/<tender_id>/questions/<question_id>/answer"): ("icb_buyer",),
+    ("POST", "/api/v1/tenders/<tender_id>/responses"): ("innovator",),
+    ("GET", "/api/v1/tenders/<tender_id>/responses"): ROLES,
+    ("GET", "/api/v1/tenders/<tender_id>/responses/<response_id>"): ROLES,
+    ("POST", "/api/v1/tenders/<tender_id>/responses/<response_id>/withdraw"): ("innovator",),
+    ("POST", "/api/v1/tenders/<tender_id>/evaluations"): ("icb_buyer",),
+    ("GET", "/api/v1/tenders/<tender_id>/evaluations"): ("icb_buyer",),
+    ("POST", "/api/v1/tenders/<tender_id>/award"): ("icb_buyer",),
+    ("GET", "/api/v1/tenders/<tender_id>/outcome"): ("icb_buyer", "innovator"),
+    # Contracts (issue 15): the parties read, the buyer acts (tested in test_contracts).
+    ("GET", "/api/v1/contracts"): ROLES,
+    ("GET", "/api/v1/contracts/<contract_id>"): ROLES,
+    ("POST", "/api/v1/contracts/<contract_id>/sign"): ("icb_buyer",),
+    ("POST", "/api/v1/contracts/<contract_id>/vary"): ("icb_buyer",),
+    ("POST", "/api/v1/contracts/<contract_id>/terminate"): ("icb_buyer",),
+    # Open contracting data (issue 15): public.
+    ("GET", "/api/v1/ocds/releases"): ANYONE,
+    ("GET", "/api/v1/ocds/records/<ocid>"): ANYONE,
 }
 
 
