@@ -129,8 +129,11 @@ def withdraw_response(call: Call, tender_id: str, response_id: str) -> Any:
     return responses.withdraw(call.uow, tender_id, response_id)
 
 
+#: Not ``idempotent``: its answer (the ranking) carries every response's price, and an
+#: idempotency record would keep that in clear; scoring again with the same scores
+#: changes nothing, so a retry needs no stored answer.
 @bp.endpoint("POST", "/tenders/<tender_id>/evaluations", roles=BUYER, body=EvaluationIn,
-             response=EvaluationOut, idempotent=True, errors=(403, 404, 409),
+             response=EvaluationOut, errors=(403, 404, 409),
              summary="Score a response against the non-price criteria; returns the ranking")
 def score_response(call: Call, tender_id: str) -> Any:
     return evaluation.score(call.uow, tender_id, **call.body)

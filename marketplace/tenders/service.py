@@ -275,7 +275,10 @@ def publish(uow: UnitOfWork, tender_id: str) -> Tender:
     uow.audit("tender.published", "tender", tender.id, before=before, after=snapshot(tender),
               subject_organisation_id=tender.icb_id)
     events.published(uow, tender)
-    if tender.signal_id is not None:
+    # A signal closed since the draft (by another tender answering it, or by its ICB)
+    # stays as it closed: the tender is published all the same.
+    if (tender.signal_id is not None
+            and demand.get(uow, tender.signal_id).status == SignalStatus.OPEN):
         demand.close(uow, tender.signal_id, outcome=demand.TENDER_PUBLISHED,
                      tender_id=tender.id)
     return get_visible(uow, tender.id)
