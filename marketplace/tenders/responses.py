@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
 
 from marketplace.approvals.lifecycle import PRE_APPROVED
 from marketplace.catalogue.lifecycle import ListingStatus
@@ -189,12 +188,9 @@ def submit(uow: UnitOfWork, tender_id: str, *, innovation_id: str, price_pence: 
     response.status, response.withdrawn_at = ResponseStatus.SUBMITTED, None
     response.approval_id, response.framework_award_id = approval_id, award_id
     response.submitted_at = response.updated_at = now
-    try:
-        with uow.session.begin_nested():
-            uow.session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"{innovation.name} already has a response to this tender; send it "
-                       "again to replace it.") from exc
+    # Two first submissions for one listing at once: the unique (tender, listing) makes
+    # the second's flush fail, and the endpoint answers that one 409 (retry: it replaces).
+    uow.session.flush()
     uow.audit(action, "tender_response", response.id, before=before,
               after=_snapshot(response), subject_organisation_id=org_id)
     return response

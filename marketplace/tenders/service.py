@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, String, func, literal, select
-from sqlalchemy.orm import selectinload, with_expression
+from sqlalchemy.orm import lazyload, selectinload, with_expression
 
 from marketplace.contracts import service as contracts
 from marketplace.contracts.models import Contract
@@ -131,7 +131,8 @@ def locked(uow: UnitOfWork, tender_id: str, *, shared: bool = False) -> Tender:
     """The tender under a row lock (``shared``: ``FOR SHARE``, so responses to one tender
     run side by side while its close, which locks ``FOR UPDATE``, waits for them); 404 for
     a draft the caller may not see, as for a missing id."""
-    stmt = _visible(uow, select(Tender).where(Tender.id == tender_id))
+    stmt = _visible(uow, select(Tender).where(Tender.id == tender_id)).options(
+        lazyload(Tender.icb))  # FOR UPDATE OF the tender alone, without the ICB's join
     if shared:
         stmt = stmt.with_for_update(read=True, of=Tender).execution_options(
             populate_existing=True)
