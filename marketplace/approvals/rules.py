@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from marketplace.kernel.clock import LONDON, london_day
 from marketplace.kernel.errors import InvalidInput
 from schemas.events.approvals import EVIDENCE_KINDS, decision_problems
 from schemas.statuses import DecisionOutcome
 
-LONDON = ZoneInfo("Europe/London")
 #: A DTAC assessment is reviewed yearly (or on a significant change: a new version).
 DTAC_REVIEW_YEARS = 1
 #: Penetration tests are expected yearly.
@@ -57,7 +56,7 @@ def evidence_expiries(*, dspt_year: str, cyber_essentials_expires_on: date,
     if device_certificate_expires_on is not None:
         days["device_certificate"] = device_certificate_expires_on
     if decided_at is not None:
-        days["dtac_review"] = add_years(decided_at.astimezone(LONDON).date(), DTAC_REVIEW_YEARS)
+        days["dtac_review"] = add_years(london_day(decided_at), DTAC_REVIEW_YEARS)
     due = [c["due_on"] for c in conditions if c.get("due_on") is not None]
     if due:
         days["condition_deadline"] = min(due)

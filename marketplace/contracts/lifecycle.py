@@ -18,8 +18,8 @@ import calendar
 import enum
 from datetime import date, datetime, timedelta
 
+from marketplace.kernel.clock import london_day
 from marketplace.kernel.state_machine import StateMachine
-from marketplace.tenders.standstill import LONDON
 from schemas.statuses import ContractStatus
 
 
@@ -50,10 +50,6 @@ MACHINE = StateMachine(
 #: Statuses in which a trust may call off, so the statuses trusts were told of (signed).
 SIGNED: tuple[str, ...] = (C.ACTIVE, C.TERMINATED)
 
-
-def london_day(at: datetime) -> date:
-    """The Europe/London calendar date of the instant ``at``."""
-    return at.astimezone(LONDON).date()
 
 
 def add_months(day: date, months: int) -> date:

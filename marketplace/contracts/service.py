@@ -29,7 +29,6 @@ from marketplace.contracts.lifecycle import (
     MACHINE,
     SIGNED,
     ContractAction,
-    london_day,
     proposed_start,
     standstill_running,
     term_end,
@@ -40,6 +39,7 @@ from marketplace.contracts.models import (
     ContractLine,
     ContractVariation,
 )
+from marketplace.kernel.clock import LONDON, london_day
 from marketplace.kernel.errors import (
     Conflict,
     Forbidden,
@@ -51,7 +51,6 @@ from marketplace.kernel.row_lock import for_update
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations import service as organisations
 from marketplace.organisations.models import Organisation
-from marketplace.tenders.standstill import LONDON
 from schemas.events.common import ContractLineSchema
 from schemas.statuses import ContractStatus, OrganisationKind, Role
 

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import select
 
 from marketplace.approvals import service as approvals
-from marketplace.approvals.rules import LONDON
 from marketplace.catalogue import evidence
 from marketplace.catalogue import service as innovations
 from marketplace.catalogue.models import Innovation
 from marketplace.kernel.actor import Actor
+from marketplace.kernel.clock import london_day
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations import service as organisations
 
@@ -178,7 +178,7 @@ def _approve(uow: UnitOfWork, approval_id: str, demo: DemoListing, today: date) 
 
 def seed(uow: UnitOfWork, evidence_dir: Path) -> Iterator[str]:
     """Add the demo listings that are missing (matched by organisation and name)."""
-    today = uow.now().astimezone(LONDON).date()
+    today = london_day(uow.now())
     for demo in DEMO_LISTINGS:
         owner = organisations.get_exact(uow, demo.owner)
         if uow.session.scalar(select(Innovation.id).where(

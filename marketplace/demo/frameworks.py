@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from marketplace.approvals.rules import LONDON, add_years
+from marketplace.approvals.rules import add_years
 from marketplace.catalogue.models import Innovation
 from marketplace.frameworks import service as frameworks
 from marketplace.frameworks.models import Framework
 from marketplace.kernel.actor import Actor
+from marketplace.kernel.clock import LONDON, london_day
 from marketplace.kernel.errors import Conflict
 from marketplace.kernel.unit_of_work import UnitOfWork
 
@@ -66,7 +67,7 @@ def _as_operator(uow: UnitOfWork) -> Iterator[None]:
 def _period(uow: UnitOfWork) -> tuple[datetime, datetime]:
     """From the first of this month (London) for four years, the longest a framework
     agreement may normally run."""
-    today = uow.now().astimezone(LONDON).date()
+    today = london_day(uow.now())
     first = today.replace(day=1)
     return (datetime.combine(first, time(0, 0), LONDON),
             datetime.combine(add_years(first, 4) - timedelta(days=1), time(23, 59, 59), LONDON))

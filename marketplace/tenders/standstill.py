@@ -11,14 +11,14 @@ rehearsals, as Prozorro's sandbox does.
 """
 from __future__ import annotations
 
-import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 import holidays
 
+from marketplace.kernel.clock import LONDON, london_day
+
 STANDSTILL_WORKING_DAYS = 8
-LONDON = zoneinfo.ZoneInfo("Europe/London")
 
 _SATURDAY = 5
 
@@ -76,7 +76,7 @@ def standstill_ends(awarded_at: datetime,
     _require_aware(awarded_at, "awarded_at")
     if working_days < 1:
         raise ValueError(f"working_days must be at least 1, not {working_days}")
-    award_day = awarded_at.astimezone(LONDON).date()
+    award_day = london_day(awarded_at)
     last_day = add_working_days(award_day, working_days)
     midnight = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=LONDON)
     return midnight.astimezone(UTC)
