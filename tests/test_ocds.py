@@ -1,11 +1,11 @@
 """Open contracting data: each tender's history as OCDS 1.1 releases, paged in publication
 order by a cursor that never skips, and a record package compiled by ocdsmerge.
 
-Until the tender service exists, the rows are written here with the ORM and the real
-events are emitted (or the fact notified) in the same unit of work, so the OCDS reactions
-run exactly as they will in production. Every release and package is validated against
-the OCDS 1.1.5 schemas in ``../shared/data/ocds-1.1.5`` (offline: the schemas' URLs map
-to those files).
+The rows are written here with the ORM and the real events are emitted (or the fact
+notified) in the same unit of work, so the OCDS reactions run as in production (the
+tender API's own runs are in ``test_tenders_*``). Every release and package is validated
+offline against the OCDS 1.1.5 schemas (``tests/data/ocds-1.1.5``, a copy of
+``../shared/data/ocds-1.1.5``; the schemas' URLs map to those files).
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ from schemas.statuses import OrganisationKind
 from tests.conftest import Clock
 
 ROOT = Path(__file__).resolve().parent.parent
-OCDS_DIR = ROOT.parent / "shared" / "data" / "ocds-1.1.5"
+OCDS_DIR = ROOT / "tests" / "data" / "ocds-1.1.5"  # a copy of ../shared/data/ocds-1.1.5
 API = "/api/v1"
 PREFIX = "ocds-t3st01"
 ICB, WINNER, LOSER = "QWE", "12345678", "11122233"
