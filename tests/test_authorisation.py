@@ -7,14 +7,21 @@ Ownership rules (an innovator's own listing) are tested with each domain.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from marketplace.app import create_app
+from marketplace.http.wiring import marketplace_of
+from marketplace.identity import service as identity
+from marketplace.identity.models import Role
+from marketplace.kernel.actor import Actor
 from marketplace.kernel.settings import Settings
+from marketplace.organisations import service as organisations
 from tests.conftest import bearer
 
 ROLES = ("admin", "icb_buyer", "innovator", "assessor", "funder", "trust_system")
@@ -134,12 +141,42 @@ def _cases() -> list[tuple[str, str, str | None]]:
     return cases
 
 
+#: (role, organisation code, parent ICB) of each role's token in the matrix's marketplace.
+TOKEN_ORGS = {"icb_buyer": ("QOP", None), "innovator": ("09876543", None),
+              "assessor": ("X24", None), "funder": ("X26", None),
+              "trust_system": ("R0A", "QOP"), "admin": (None, None)}
+
+
+@pytest.fixture(scope="module")
+def matrix(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[FlaskClient, dict[str, str]]]:
+    """One marketplace for the whole matrix, with a token per role: who may call an
+    endpoint is decided before any service runs, whatever the database, so one SQLite
+    copy serves every case (each area's tests cover both databases)."""
+    path = tmp_path_factory.mktemp("matrix") / "matrix.db"
+    shutil.copy(sqlite_template, path)
+    app = create_app(Settings(database_url=f"sqlite:///{path}", secret_key="x"))
+    tokens_by_role = {}
+    with marketplace_of(app).committed(Actor(id="test", role="admin")) as uow:
+        organisations.add(uow, code="QOP", kind="icb", name="Test ICB")
+        for role, (code, parent) in TOKEN_ORGS.items():
+            kind = identity.ROLE_ORGANISATION_KIND[Role(role)]
+            if code is not None and code != "QOP":
+                organisations.add(uow, code=code, kind=kind, name=f"Test {role}",
+                                  parent=parent)
+            tokens_by_role[role] = identity.create(uow, role=role, code=code,
+                                                   name=f"test {role}")[1]
+    yield app.test_client(), tokens_by_role
+    marketplace_of(app).dispose()
+
+
 @pytest.mark.parametrize(("method", "rule", "role"), _cases())
-def test_role_against_endpoint(client: FlaskClient, make_token: Callable[..., str],
-                               method: str, rule: str, role: str | None) -> None:
+def test_role_against_endpoint(matrix: tuple[FlaskClient, dict[str, str]], method: str,
+                               rule: str, role: str | None) -> None:
+    client, tokens_by_role = matrix
     allowed = CONTRACT_ACCESS[(method, rule)]
     path = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "QZZ", rule)
-    headers = bearer(make_token(role)) if role else {}
+    headers = bearer(tokens_by_role[role]) if role else {}
     response = client.open(path, method=method, json={}, headers=headers)
     if allowed is None or (role is not None and role in allowed):
         assert response.status_code not in (401, 403), response.get_json()
