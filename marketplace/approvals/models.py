@@ -35,6 +35,10 @@ class Approval(Base):
               sqlite_where=text(OPEN_APPROVAL), postgresql_where=text(OPEN_APPROVAL)),
         Index("ix_approval_innovation_version", "innovation_id", "product_version", "status"),
         Index("ix_approval_status_expires_at", "status", "expires_at"),
+        # Covering the rule of "pre-approved" (demand: supply and matches, migration
+        # 0009): the live approvals with their listing version, read from the index alone.
+        Index("ix_approval_live_version", "status", "expires_at", "innovation_id",
+              "product_version"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -55,6 +55,9 @@ class Innovation(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({in_list(ListingStatus)})", name="status"),
         Index("ix_innovation_status_published_at", "status", "published_at", "pk"),
+        # Covering a live approval's join to its listing (demand, migration 0009): the
+        # current version, whether it is published and its key, without the wide row.
+        Index("ix_innovation_id_version_status", "id", "product_version", "status", "pk"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -27,20 +27,30 @@ lacks. Both lists are ranked by the same fit, best first::
       the best in the list, so the best scores 1
 
 then by creation order (``pk``, unique), so every page is stable. Ranking is one SQL
-statement per page (the candidates computed once, counted by a window); the reasons are
-worded in Python for the page only, from the listings and their current approval.
+statement per page: the candidates computed once, with the listings whose approval lasts
+found once from the live approvals (:func:`supply.from_live_approvals`), each category's
+and stage's listings looked up as a set, the best relevance and the count read once. The
+statement's text depends only on the signal's *shape* (how many categories and stages,
+its tier and approval bar, near misses or not, words or none); it is built and compiled
+once per shape and executed with the signal's values bound. The reasons are worded in
+Python for the page only, from plain rows of its listings and their approvals (not ORM
+objects, which cost more to load than the rest of the page).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
+    Integer,
     Select,
+    String,
     and_,
+    bindparam,
     case,
     exists,
     false,
@@ -51,11 +61,11 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    true,
     union,
 )
 from sqlalchemy import column as sql_column
-from sqlalchemy import text as sql_text
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import CTE, FromClause
 
 from marketplace.approvals.models import Approval
@@ -73,17 +83,15 @@ from marketplace.demand.models import (
     DemandSignalCategory,
     DemandSignalPathwayStage,
 )
+from marketplace.kernel.db import UtcDateTime
 from marketplace.kernel.unit_of_work import UnitOfWork
+from marketplace.organisations.models import Organisation
 from schemas.events.common import ESF_TIERS
 from schemas.statuses import ApprovalStatus
 
 CATEGORY_WEIGHT, STAGE_WEIGHT, APPROVAL_WEIGHT, TEXT_WEIGHT = 4.0, 2.0, 1.0, 1.0
 
 _fts = table("innovation_fts", sql_column("rowid"))
-#: What a page needs of each listing's approvals (they are wide rows): which is current,
-#: its status and expiry.
-APPROVAL_FACTS = (Approval.id, Approval.innovation_id, Approval.product_version,
-                  Approval.status, Approval.expires_at, Approval.submitted_at)
 
 
 # --- the bar ----------------------------------------------------------------------------
@@ -116,52 +124,82 @@ def last_live_day(expires_at: datetime) -> date:
     return (expires_at - timedelta(microseconds=1)).astimezone(LONDON).date()
 
 
-def clears_bar(signal: DemandSignal, now: datetime) -> ColumnElement[bool]:
-    """SQL: the current listing row meets the signal's evidence and approval bar."""
-    tier = Innovation.esf_tier.in_(tiers_at_or_above(signal.min_esf_tier))
-    if not signal.requires_central_approval:
-        return tier
-    return and_(tier, pre_approved_now(approval_horizon(signal, now)))
-
-
 # --- fit ------------------------------------------------------------------------------
 def text_words(signal: DemandSignal) -> list[str]:
     """The catalogue's search words of the signal's title, use cases and need."""
     return search.terms(" ".join([signal.title, *signal.use_cases, signal.need]))
 
 
-def _row_relevance(dialect: str, words: list[str]) -> ColumnElement[float]:
-    """PostgreSQL: the current listing row's ts_rank for any of ``words`` (0 without a
+@dataclass(frozen=True)
+class _Shape:
+    """What the text of a ranking statement depends on. Everything else (the categories,
+    stages, dates and words themselves) is a bound parameter, so the statement is built
+    and compiled once per shape and only executed per request."""
+
+    dialect: str
+    near_misses: bool
+    requires_approval: bool
+    min_tier: str
+    categories: int
+    stages: int
+    text: bool
+
+    @property
+    def category_names(self) -> list[ColumnElement[str]]:
+        return [bindparam(f"category_{i}", type_=String) for i in range(self.categories)]
+
+    @property
+    def stage_names(self) -> list[ColumnElement[str]]:
+        return [bindparam(f"stage_{i}", type_=String) for i in range(self.stages)]
+
+
+_HORIZON = bindparam("horizon", type_=UtcDateTime)
+_WORDS = bindparam("words", type_=String)
+
+
+def _bound(signal: DemandSignal, dialect: str, words: list[str],
+           horizon: datetime) -> dict[str, Any]:
+    """The values of a shape's parameters for ``signal``."""
+    values: dict[str, Any] = {f"category_{i}": c for i, c in enumerate(signal.categories)}
+    values.update({f"stage_{i}": s for i, s in enumerate(signal.pathway_stages)})
+    values["horizon"] = horizon
+    if words and dialect == "postgresql":
+        values["words"] = " | ".join(words)
+    elif words:  # whole words, each quoted (never query syntax), any of them
+        values["words"] = " OR ".join(search.fts5_query([w]).rstrip("*") for w in words)
+    return values
+
+
+def _row_relevance(shape: _Shape) -> ColumnElement[float]:
+    """PostgreSQL: the current listing row's ts_rank for any of the words (0 without a
     match), read with the row. SQLite ranks through the FTS5 table instead
     (:func:`_fts_hits`), so 0 here."""
-    if dialect != "postgresql" or not words:
+    if shape.dialect != "postgresql" or not shape.text:
         return literal(0.0, Float)
-    query = func.to_tsquery("english", " | ".join(words))
+    query = func.to_tsquery("english", _WORDS)
     vector = literal_column("innovation.search_vector")
     return case((vector.op("@@")(query), func.ts_rank(vector, query)),
                 else_=literal(0.0, Float))
 
 
-def _fts_hits(words: list[str], candidates: CTE) -> CTE:
-    """SQLite: (pk, relevance) of the candidates matching any of ``words`` in the FTS5
+def _fts_hits(candidates: CTE) -> CTE:
+    """SQLite: (pk, relevance) of the candidates matching any of the words in the FTS5
     index, -bm25 with the catalogue's weights; the join makes bm25 run for candidates
     only, not for every listing."""
     weights = ", ".join(str(w) for w in search.SQLITE_WEIGHTS)
-    # Whole words, each quoted (never query syntax), any of them: fts5_query's form.
-    any_word = " OR ".join(search.fts5_query([w]).rstrip("*") for w in words)
     return (select(_fts.c.rowid.label("pk"),
                    (-literal_column(f"bm25(innovation_fts, {weights})")).label("relevance"))
             .select_from(_fts.join(candidates, candidates.c.pk == _fts.c.rowid))
-            .where(literal_column("innovation_fts").op("MATCH")(any_word))
+            .where(literal_column("innovation_fts").op("MATCH")(_WORDS))
             .cte("need_hits").prefix_with("MATERIALIZED"))
 
 
-def _serves(signal: DemandSignal, *, few: bool) -> ColumnElement[bool]:
+def _serves(shape: _Shape, *, few: bool) -> ColumnElement[bool]:
     """SQL: the listing row serves one of the signal's categories or pathway stages. For a
     few listings (the live approvals) a probe of each one's facet rows is cheapest; for
     many, one pass over the facet indexes for the signal's categories and stages."""
-    category = or_(*(categories.under(c) for c in signal.categories))
-    stage = InnovationPathwayStage.stage.in_(signal.pathway_stages)
+    category = or_(*(categories.under(c) for c in shape.category_names))
+    stage = InnovationPathwayStage.stage.in_(shape.stage_names)
     if few:
         return or_(exists().where(InnovationCategory.innovation_pk == Innovation.pk, category),
                    exists().where(InnovationPathwayStage.innovation_pk == Innovation.pk,
@@ -170,24 +208,26 @@ def _serves(signal: DemandSignal, *, few: bool) -> ColumnElement[bool]:
                                    select(InnovationPathwayStage.innovation_pk).where(stage)))
 
 
-def _candidates(signal: DemandSignal, now: datetime, near_misses: bool,
-                relevance: ColumnElement[float]) -> CTE:
+def _candidates(shape: _Shape, relevance: ColumnElement[float]) -> CTE:
     """The published listings that serve a category or stage of the signal and clear its
     bar (or, for near misses, do not), each with 1.0 when its approval lasts (else 0.0)
     and ``relevance``: computed once per request."""
-    horizon = approval_horizon(signal, now)
-    if signal.requires_central_approval and not near_misses:
-        # Every match holds a lasting approval: start from the live approvals.
+    tier = Innovation.esf_tier.in_(tiers_at_or_above(shape.min_tier))
+    if shape.requires_approval and not shape.near_misses:
+        # Every match holds a lasting approval: start from the (few) live approvals.
         stmt = (select(Innovation.pk.label("pk"), literal(1.0, Float).label("lasting"))
-                .select_from(supply.from_live_approvals(horizon))
-                .where(Innovation.esf_tier.in_(tiers_at_or_above(signal.min_esf_tier)),
-                       _serves(signal, few=True)))
+                .select_from(supply.from_live_approvals(_HORIZON))
+                .where(tier, _serves(shape, few=True)))
     else:
-        bar = clears_bar(signal, now)
-        lasting = case((pre_approved_now(horizon), literal(1.0, Float)),
-                       else_=literal(0.0, Float))
+        # The listings whose approval lasts, found once from the live approvals (rather
+        # than an EXISTS per candidate, and another for the bar).
+        live = (select(Innovation.pk).select_from(supply.from_live_approvals(_HORIZON))
+                .cte("lasting").prefix_with("MATERIALIZED"))
+        lasts = Innovation.pk.in_(select(live.c.pk))
+        bar = and_(tier, lasts) if shape.requires_approval else tier
+        lasting = case((lasts, literal(1.0, Float)), else_=literal(0.0, Float))
         stmt = (select(Innovation.pk.label("pk"), lasting.label("lasting"))
-                .where(not_(bar) if near_misses else bar, _serves(signal, few=False)))
+                .where(not_(bar) if shape.near_misses else bar, _serves(shape, few=False)))
     return (stmt.add_columns(relevance.label("relevance"))
             .where(Innovation.status == ListingStatus.PUBLISHED)
             .cte("candidates").prefix_with("MATERIALIZED"))
@@ -205,33 +245,47 @@ def _share(conditions: list[ColumnElement[bool]], weight: float) -> ColumnElemen
     return total
 
 
-def _ranked(signal: DemandSignal, candidates: CTE, hits: CTE | None) -> Select[Any]:
+def _ranked(shape: _Shape, candidates: CTE, hits: CTE | None) -> Select[Any]:
     """(pk, score, text, lasting, total) of every candidate, best first: see the module.
-    Text relevance is scaled by the best candidate's (a window), so it is 0 to 1."""
+    Text relevance is scaled by the best candidate's, so it is 0 to 1; the best and the
+    number of candidates are each read once (not windows over every row)."""
     source: FromClause = candidates
     relevance: ColumnElement[float] = candidates.c.relevance
+    best = select(func.max(candidates.c.relevance)).scalar_subquery()
     if hits is not None:
         source = candidates.outerjoin(hits, hits.c.pk == candidates.c.pk)
         relevance = func.coalesce(hits.c.relevance, literal(0.0, Float))
-    raw = (select(candidates.c.pk, candidates.c.lasting, relevance.label("relevance"))
-           .select_from(source).subquery("raw"))
-    best = func.max(raw.c.relevance).over()
-    scaled = (select(raw.c.pk, raw.c.lasting,
-                     func.coalesce(raw.c.relevance / func.nullif(best, 0),
-                                   literal(0.0, Float)).label("text"),
-                     func.count().over().label("total"))
-              .subquery("scaled"))
-    pk = scaled.c.pk
-    serves_category = [exists().where(InnovationCategory.innovation_pk == pk,
-                                      categories.under(c)) for c in signal.categories]
-    serves_stage = [exists().where(InnovationPathwayStage.innovation_pk == pk,
-                                   InnovationPathwayStage.stage == s)
-                    for s in signal.pathway_stages]
+        # The best candidate's: a candidate without a hit counts 0 and every hit's -bm25
+        # is above 0 (FTS5 keeps each word's IDF positive), so the best hit's, or 0.
+        best = func.coalesce(select(func.max(hits.c.relevance)).scalar_subquery(),
+                             literal(0.0, Float))
+    text = func.coalesce(relevance / func.nullif(best, 0), literal(0.0, Float))
+    total = select(func.count()).select_from(candidates).scalar_subquery()
+    pk = candidates.c.pk
+    # Whether each candidate serves each category and stage: a set of listings per
+    # category and stage, built once and looked into (not a probe per candidate).
+    serves_category = [pk.in_(select(InnovationCategory.innovation_pk)
+                              .where(categories.under(c))) for c in shape.category_names]
+    serves_stage = [pk.in_(select(InnovationPathwayStage.innovation_pk)
+                           .where(InnovationPathwayStage.stage == s))
+                    for s in shape.stage_names]
     score = (_share(serves_category, CATEGORY_WEIGHT) + _share(serves_stage, STAGE_WEIGHT)
-             + APPROVAL_WEIGHT * scaled.c.lasting + TEXT_WEIGHT * scaled.c.text
-             ).label("score")
-    return (select(pk, score, scaled.c.text, scaled.c.lasting, scaled.c.total)
-            .order_by(score.desc(), pk))
+             + APPROVAL_WEIGHT * candidates.c.lasting + TEXT_WEIGHT * text).label("score")
+    return (select(pk, score, text.label("text"), candidates.c.lasting, total.label("total"))
+            .select_from(source)
+            .order_by(score.desc(), pk)
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer)))
+
+
+@functools.lru_cache(maxsize=256)
+def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
+    """The ranked page and the count of one shape, built once (bounded: a few dozen shapes
+    occur, each a statement of a few kilobytes)."""
+    candidates = _candidates(shape, _row_relevance(shape))
+    hits = _fts_hits(candidates) if shape.dialect != "postgresql" and shape.text else None
+    unranked = _candidates(shape, literal(0.0, Float))
+    return _ranked(shape, candidates, hits), select(func.count()).select_from(unranked)
 
 
 # --- the lists ------------------------------------------------------------------------
@@ -244,13 +298,24 @@ class Ranking:
     ranked: Select[Any]
     #: How many there are, for a page past the end (a page in range carries the total).
     count: Select[Any]
+    params: dict[str, Any]
 
     def page(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
         """The page's items, explained, and how many there are in all."""
-        rows = self.uow.session.execute(
-            self.ranked.limit(per_page).offset((page - 1) * per_page)).all()
-        total = rows[0].total if rows else self.uow.session.scalar(self.count)
+        session = self.uow.session
+        rows = session.execute(self.ranked, {**self.params, "limit": per_page,
+                                             "offset": (page - 1) * per_page}).all()
+        total = rows[0].total if rows else session.scalar(self.count, self.params)
         return _explain(self.uow, self.signal, rows), int(total or 0)
+
+
+#: PostgreSQL, for the ranking's transaction only: its estimates of these nested subplans
+#: made it JIT-compile the query, which takes far longer (up to a second) than running it;
+#: and once psycopg prepares the statement (its fifth run) PostgreSQL may settle on a
+#: generic plan, blind to the signal's categories, stages and dates, which is several
+#: times slower for most signals. Plan each run for its own values. One round trip.
+_PLAN_EACH_RUN = select(func.set_config("jit", "off", true()),
+                        func.set_config("plan_cache_mode", "force_custom_plan", true()))
 
 
 def matches(uow: UnitOfWork, signal_id: str, *, near_misses: bool = False) -> Ranking:
@@ -259,41 +324,106 @@ def matches(uow: UnitOfWork, signal_id: str, *, near_misses: bool = False) -> Ra
     signal = signals.get(uow, signal_id)
     dialect, words = uow.session.get_bind().dialect.name, text_words(signal)
     if dialect == "postgresql":
-        # For this transaction only: PostgreSQL overestimates these nested subplans and
-        # JIT-compiles the query, which takes far longer (up to a second) than running it;
-        # and once psycopg prepares the statement (its fifth run) PostgreSQL may settle on
-        # a generic plan, blind to the signal's categories, stages and dates, which is
-        # several times slower for most signals. Plan each run for its own values.
-        uow.session.execute(sql_text("SET LOCAL jit = off"))
-        uow.session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    candidates = _candidates(signal, uow.now(), near_misses, _row_relevance(dialect, words))
-    hits = _fts_hits(words, candidates) if dialect != "postgresql" and words else None
-    unranked = _candidates(signal, uow.now(), near_misses, literal(0.0, Float))
-    return Ranking(uow, signal, _ranked(signal, candidates, hits),
-                   select(func.count()).select_from(unranked))
+        uow.session.execute(_PLAN_EACH_RUN)
+    shape = _Shape(dialect, near_misses, signal.requires_central_approval,
+                   signal.min_esf_tier, len(signal.categories), len(signal.pathway_stages),
+                   bool(words))
+    ranked, count = _statements(shape)
+    return Ranking(uow, signal, ranked, count,
+                   _bound(signal, dialect, words, approval_horizon(signal, uow.now())))
+
+
+@dataclass(frozen=True, slots=True)
+class _ApprovalFacts:
+    """What a match shows of an approval (``schemas.api.innovations.ApprovalSummary``)."""
+
+    id: str
+    product_version: str
+    status: str
+    expires_at: datetime
+
+
+@dataclass(slots=True)
+class _Listing:
+    """A listing as a match shows it (``schemas.api.demand.MATCHED_LISTING_FIELDS``), read
+    as plain rows: the ORM's objects cost more to load than the whole page's wording."""
+
+    pk: int
+    id: str
+    organisation: dict[str, str]
+    name: str
+    summary: str
+    product_version: str
+    categories: list[str]
+    pathway_stages: list[str]
+    use_cases: list[str]
+    esf_tier: str
+    device_class: str
+    published_at: datetime | None
+    live: bool
+    #: In the catalogue's order (submission, id), as ``Innovation.approvals``.
+    approvals: list[_ApprovalFacts] = field(default_factory=list)
+
+    @property
+    def current_approval(self) -> _ApprovalFacts | None:
+        """The catalogue's rule (:attr:`Innovation.current_approval`) over these rows."""
+        return Innovation.current_approval.fget(self)
+
+
+_PAGE_LISTINGS = (Innovation.pk, Innovation.id, Innovation.name, Innovation.summary,
+                  Innovation.product_version, Innovation.categories,
+                  Innovation.pathway_stages, Innovation.use_cases, Innovation.esf_tier,
+                  Innovation.device_class, Innovation.published_at,
+                  Organisation.code.label("organisation_code"),
+                  Organisation.name.label("organisation_name"))
+#: The page's approvals, aliased apart from the approvals that ``live`` looks into.
+_shown = aliased(Approval, name="shown")
+_PAGE_APPROVALS = (_shown.id.label("approval_id"),
+                   _shown.product_version.label("approval_version"),
+                   _shown.status.label("approval_status"), _shown.expires_at)
+
+
+def _listings(uow: UnitOfWork, pks: list[int]) -> dict[int, _Listing]:
+    """The page's listings with their organisation, whether each is pre-approved now and
+    its approvals (one query: a listing has few approvals)."""
+    rows = uow.session.execute(
+        select(*_PAGE_LISTINGS, pre_approved_now(uow.now()).label("live"), *_PAGE_APPROVALS)
+        .join(Organisation, Organisation.id == Innovation.organisation_id)
+        .outerjoin(_shown, _shown.innovation_id == Innovation.id)
+        .where(Innovation.pk.in_(pks))
+        .order_by(Innovation.pk, _shown.submitted_at, _shown.id))
+    found: dict[int, _Listing] = {}
+    for row in rows:
+        listing = found.get(row.pk)
+        if listing is None:
+            listing = found[row.pk] = _Listing(
+                row.pk, row.id, {"code": row.organisation_code, "name": row.organisation_name},
+                row.name, row.summary, row.product_version, row.categories,
+                row.pathway_stages, row.use_cases, row.esf_tier, row.device_class,
+                row.published_at, bool(row.live))
+        if row.approval_id is not None:
+            listing.approvals.append(_ApprovalFacts(row.approval_id, row.approval_version,
+                                                    row.approval_status, row.expires_at))
+    return found
 
 
 def _explain(uow: UnitOfWork, signal: DemandSignal, rows: list[Any]) -> list[dict[str, Any]]:
     """A page of ranked rows as listings with their score and reasons (one query)."""
     if not rows:
         return []
-    listings = uow.session.execute(
-        select(Innovation, pre_approved_now(uow.now()).label("live"))
-        .where(Innovation.pk.in_([row.pk for row in rows]))
-        .options(selectinload(Innovation.approvals).load_only(*APPROVAL_FACTS))).all()
-    found = {listing.pk: (listing, live) for listing, live in listings}
-    return [_worded(signal, row, *found[row.pk], uow.now()) for row in rows]
+    found = _listings(uow, [row.pk for row in rows])
+    now = uow.now()
+    return [_worded(signal, row, found[row.pk], now) for row in rows]
 
 
 def _day(moment: datetime) -> str:
     return moment.astimezone(LONDON).date().isoformat()
 
 
-def _approval_lack(listing: Innovation, live: bool, signal: DemandSignal,
-                   now: datetime) -> str:
+def _approval_lack(listing: _Listing, signal: DemandSignal, now: datetime) -> str:
     """Why the listing's approval does not meet a signal that requires one."""
-    approval: Approval | None = listing.current_approval
-    if live and approval is not None:
+    approval = listing.current_approval
+    if listing.live and approval is not None:
         return (f"approval expires {_day(approval.expires_at)}, before the needed-by date "
                 f"{signal.needed_by}")
     if approval is None:
@@ -308,7 +438,7 @@ def _approval_lack(listing: Innovation, live: bool, signal: DemandSignal,
     return f"approval {status}"
 
 
-def _worded(signal: DemandSignal, row: Any, listing: Innovation, live: bool,
+def _worded(signal: DemandSignal, row: Any, listing: _Listing,
             now: datetime) -> dict[str, Any]:
     lasting = bool(row.lasting)
     served = {c: [mine for mine in listing.categories if c in categories.ancestors(mine)]
@@ -325,14 +455,14 @@ def _worded(signal: DemandSignal, row: Any, listing: Innovation, live: bool,
     else:
         lacks.append(f"ESF tier {listing.esf_tier}, the signal needs {signal.min_esf_tier}")
     approval = listing.current_approval
-    if live and approval is not None:
+    if listing.live and approval is not None:
         until = f"centrally approved until {_day(approval.expires_at)}"
         if signal.needed_by is not None:
             until += (", beyond the needed-by date" if lasting
                       else ", before the needed-by date")
         reasons.append(until)
     if signal.requires_central_approval and not lasting:
-        lacks.append(_approval_lack(listing, live, signal, now))
+        lacks.append(_approval_lack(listing, signal, now))
     text = round(float(row.text or 0.0), 2)
     if text > 0:
         reasons.append(f"its description matches the need (text relevance {text:.2f})")

@@ -12,7 +12,8 @@ bounded by ICBs x facets x periods, however many signals there are:
 Rows are keyed by the posting ICB; the read maps each to the ICB that stands for it now,
 so a merged ICB's demand counts as its successor's. Supply (how many listings are
 pre-approved now in a category or stage) depends on the clock as well as on approvals,
-so it is read live: one indexed query from the live approvals (:mod:`.supply`).
+so it is read live, from indexes alone: the live approvals, their listings and those
+listings' facet rows (:mod:`.supply`), counted for the categories in demand only.
 :func:`rebuild` recomputes every tally from the signals (bulk loads, repair).
 """
 from __future__ import annotations
@@ -214,8 +215,8 @@ def summary(uow: UnitOfWork, *, icb: str | None = None, posted_from: date | None
     category and by pathway stage, each against the pre-approved supply."""
     owner = resolve_icb(uow, icb) if icb else None
     found = demand(uow, icb=owner, posted_from=posted_from, posted_to=posted_to)
-    by_category, by_stage = supply.counts(uow)
     demanded = sorted(facet for kind, facet in found if kind == "category")
+    by_category, by_stage = supply.counts(uow, demanded)
     return {
         "as_of": uow.now(), "icb": owner, "posted_from": posted_from, "posted_to": posted_to,
         "currency": "GBP", "total": found.get(("total", "")) or _figures(),
