@@ -114,5 +114,5 @@ def sealer_for(config: str, secret_key: str) -> Sealer:
 
 
 def new_key(key_id: str) -> str:
-    """A fresh ``id:base64key`` entry for the key ring (``marketplace tenders new-key``)."""
+    """A fresh ``id:base64key`` entry for the key ring (docs/tenders.md, rotation)."""
     return f"{key_id}:{base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode()}"
