@@ -5,7 +5,7 @@ parameters and headers); each answer must be no 5xx, carry a status the document
 for that operation, a content type it declares (problem+json for errors) and a body
 matching the declared schema, and invalid input must be rejected. Not checked: that every
 schema-valid request is accepted (a well-formed reference to nothing is a 404 or 422).
-Bounded (``FUZZ_EXAMPLES`` per operation and caller, default 8, derandomised so CI is
+Bounded (``FUZZ_EXAMPLES`` per operation and caller, default 5, derandomised so CI is
 repeatable); ``make fuzz`` runs it longer. It runs on SQLite and, with
 ``TEST_DATABASE_URL``, on PostgreSQL like every database test.
 """
@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tests.conftest import bearer
 
 ROLES = (None, "admin", "icb_buyer", "innovator", "assessor", "funder", "trust_system")
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda role: role or "anonymous")
