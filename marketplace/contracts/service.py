@@ -47,6 +47,7 @@ from marketplace.kernel.errors import (
     NotFound,
     PreconditionFailed,
 )
+from marketplace.kernel.published_text import stripped
 from marketplace.kernel.row_lock import for_update
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations import service as organisations
@@ -74,13 +75,6 @@ def _terms(contract: Contract) -> dict[str, Any]:
 
 def _today(uow: UnitOfWork) -> date:
     return london_day(uow.now())
-
-
-def _reason(reason: str) -> str:
-    """Reasons are published: stripped, and not blank (events refuse empty text)."""
-    if not (stripped := reason.strip()):
-        raise InvalidInput("The reason is blank.", {"reason": ["blank"]})
-    return stripped
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -294,7 +288,7 @@ def vary(uow: UnitOfWork, contract_id: str, *, expected_version: int, reason: st
     """A numbered variation of an active contract (its value, end date or lines, which
     replace all its lines); the terms before and after are kept, and trusts replace
     their copy."""
-    reason = _reason(reason)
+    reason = stripped(reason=reason)["reason"]
     contract = _own(uow, contract_id, expected_version)
     MACHINE.target(contract.status, ContractAction.VARY)
     changes, new_lines = _variation(uow, contract, value_pence, ends_on, lines)
@@ -328,7 +322,7 @@ def terminate(uow: UnitOfWork, contract_id: str, *, expected_version: int,
               reason_code: str, reason: str, effective_on: date) -> Contract:
     """End an active contract early: no orders after ``effective_on`` (not in the past,
     not after it ends); trusts release the remaining commitment."""
-    reason = _reason(reason)
+    reason = stripped(reason=reason)["reason"]
     contract = _own(uow, contract_id, expected_version)
     target = MACHINE.target(contract.status, ContractAction.TERMINATE)
     if effective_on < (today := _today(uow)):
@@ -358,7 +352,8 @@ def cancel_for_tender(uow: UnitOfWork, tender_id: str, reason: str) -> Contract 
         return None
     target = MACHINE.target(contract.status, ContractAction.CANCEL)
     before, now = snapshot(contract), uow.now()
-    contract.status, contract.cancelled_at, contract.reason = target, now, _reason(reason)
+    contract.status, contract.cancelled_at = target, now
+    contract.reason = stripped(reason=reason)["reason"]
     contract.status_changed_at = contract.updated_at = now
     uow.session.flush()
     uow.audit(f"contract.{MACHINE.done[ContractAction.CANCEL]}", "contract", contract.id,

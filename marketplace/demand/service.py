@@ -30,8 +30,9 @@ from marketplace.demand.models import (
 from marketplace.kernel.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed
 from marketplace.kernel.row_lock import for_update
 from marketplace.kernel.unit_of_work import UnitOfWork
+from marketplace.organisations.buyers import acting_icb
 from marketplace.organisations.models import Organisation
-from schemas.statuses import OrganisationKind, Role
+from schemas.statuses import OrganisationKind
 
 TENDER_PUBLISHED = "tender_published"
 
@@ -82,21 +83,6 @@ def list_query(uow: UnitOfWork, *, status: str | None = None, icb: str | None = 
 
 
 # --- who acts ---------------------------------------------------------------------------
-def _caller_icb(uow: UnitOfWork) -> Organisation:
-    """The caller's ICB, if the caller is a buyer of an ICB that stands today."""
-    actor = uow.actor
-    if actor.role != Role.ICB_BUYER or actor.organisation_id is None:
-        raise Forbidden("Only an ICB buyer posts and changes demand signals, for its own ICB.")
-    icb = uow.session.get(Organisation, actor.organisation_id)
-    if icb is None or icb.kind != OrganisationKind.ICB:
-        raise Forbidden("Only an ICB buyer posts and changes demand signals, for its own ICB.")
-    if icb.successor is not None:
-        successor = icb.current().code
-        raise Forbidden(f"{icb.code} was merged into {successor}, which owns its demand "
-                        f"signals now; act with a {successor} buyer's token.")
-    return icb
-
-
 def _locked(uow: UnitOfWork, signal_id: str) -> DemandSignal:
     """The signal under a row lock (PostgreSQL ``FOR UPDATE``; SQLite's transactions are
     serialised), re-read so a request that waited sees what the winner left."""
@@ -110,7 +96,7 @@ def _locked(uow: UnitOfWork, signal_id: str) -> DemandSignal:
 
 def get_own(uow: UnitOfWork, signal_id: str) -> DemandSignal:
     """The signal, locked, if the caller's ICB owns it (403 for another ICB's)."""
-    icb = _caller_icb(uow)
+    icb = acting_icb(uow, "posts and changes demand signals, for its own ICB")
     signal = _locked(uow, signal_id)
     owner = signal.owner
     if owner.id != icb.id:
@@ -152,7 +138,7 @@ def _check(uow: UnitOfWork, icb: Organisation, fields: dict[str, Any]) -> None:
 def post(uow: UnitOfWork, *, icb_ods: str | None = None, currency: str = "GBP",
          **fields: Any) -> DemandSignal:
     """A new open signal of the caller's ICB (``icb_ods``, if given, must name it)."""
-    icb = _caller_icb(uow)
+    icb = acting_icb(uow, "posts and changes demand signals, for its own ICB")
     if icb_ods is not None and summary.resolve_icb(uow, icb_ods, "icb_ods").id != icb.id:
         raise Forbidden(f"An ICB buyer posts demand for its own ICB ({icb.code}), not for "
                         f"{icb_ods}.")

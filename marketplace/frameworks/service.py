@@ -44,6 +44,7 @@ from marketplace.frameworks.models import (
     period_at,
 )
 from marketplace.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.kernel.published_text import stripped
 from marketplace.kernel.row_lock import for_update, locked
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.organisations import service as organisations
@@ -68,14 +69,6 @@ def snapshot(row: Framework | FrameworkAward) -> dict[str, Any]:
                          "unit_code": line.unit_code,
                          "ceiling_unit_price_pence": line.ceiling_unit_price_pence}
                         for line in row.lines]
-    return out
-
-
-def _stripped(**values: str) -> dict[str, str]:
-    """Text as stored and published: stripped, and not blank (events refuse empty text)."""
-    out = {name: value.strip() for name, value in values.items()}
-    if blank := sorted(name for name, value in out.items() if not value):
-        raise InvalidInput("Some text is blank.", {name: ["blank"] for name in blank})
     return out
 
 
@@ -205,7 +198,7 @@ def create(uow: UnitOfWork, *, title: str, description: str, starts_at: datetime
            ) -> Framework:
     """A draft framework; lots are added, then it is published."""
     _require_admin(uow)
-    text = _stripped(title=title, description=description)
+    text = stripped(title=title, description=description)
     now = uow.now()
     if ends_at <= now:
         raise InvalidInput("The framework would end before it is published.",
@@ -232,7 +225,7 @@ def add_lot(uow: UnitOfWork, framework_id: str, *, title: str, categories: list[
             lot_number: str | None = None) -> FrameworkLot:
     """A new lot of a draft framework, numbered by its position unless a number is given."""
     _require_admin(uow)
-    title = _stripped(title=title)["title"]
+    title = stripped(title=title)["title"]
     framework = locked(uow, Framework, framework_id, "framework")
     FRAMEWORK.target(framework.status, FrameworkAction.ADD_LOT)
     position = 1 + (uow.session.scalar(select(func.max(FrameworkLot.position)).where(
@@ -410,7 +403,7 @@ def withdraw(uow: UnitOfWork, framework_id: str, award_id: str, *, reason_code: 
              reason: str) -> FrameworkAward:
     """Withdraw an award: no new call-offs under it; existing contracts run on."""
     _require_admin(uow)
-    reason = _stripped(reason=reason)["reason"]
+    reason = stripped(reason=reason)["reason"]
     found = _locked_awards(uow, FrameworkAward.id == award_id,
                            FrameworkAward.framework_id == framework_id)
     if not found:

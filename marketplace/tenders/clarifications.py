@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 
 from marketplace.kernel.errors import Conflict, Forbidden, NotFound
+from marketplace.kernel.published_text import stripped
 from marketplace.kernel.row_lock import for_update
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.tenders import service as tenders
@@ -34,7 +35,7 @@ def ask(uow: UnitOfWork, tender_id: str, *, question: str) -> TenderQuestion:
     actor = uow.actor
     if actor.role != Role.INNOVATOR or actor.organisation_id is None:
         raise Forbidden("Only an innovator asks clarification questions.")
-    text = tenders.stripped(question=question)["question"]
+    text = stripped(question=question)["question"]
     tender = tenders.locked(uow, tender_id)
     now = uow.now()
     require_open_for("clarification questions", tender.status,
@@ -53,7 +54,7 @@ def ask(uow: UnitOfWork, tender_id: str, *, question: str) -> TenderQuestion:
 
 def answer(uow: UnitOfWork, tender_id: str, question_id: str, *, answer: str) -> TenderQuestion:
     """The buyer's answer, published with the question while the tender is open."""
-    text = tenders.stripped(answer=answer)["answer"]
+    text = stripped(answer=answer)["answer"]
     tender = tenders.own_locked(uow, tender_id)
     if tender.status != TenderStatus.PUBLISHED:
         raise Conflict(f"The tender is {tender.status}; questions are answered while it "

@@ -24,6 +24,7 @@ from marketplace.demand import service as demand
 from marketplace.frameworks.lifecycle import FrameworkStatus
 from marketplace.frameworks.models import Framework, FrameworkLot
 from marketplace.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.kernel.published_text import stripped
 from marketplace.kernel.row_lock import for_update
 from marketplace.kernel.settings import Settings
 from marketplace.kernel.unit_of_work import UnitOfWork
@@ -49,14 +50,6 @@ def snapshot(tender: Tender) -> dict[str, Any]:
            if c.key not in _SKIP}
     out["criteria"] = [{"id": c.id, "title": c.title, "kind": c.kind,
                         "weight_percent": c.weight_percent} for c in tender.criteria]
-    return out
-
-
-def stripped(**values: str) -> dict[str, str]:
-    """Text as stored and published: stripped, and not blank (events refuse empty text)."""
-    out = {name: value.strip() for name, value in values.items()}
-    if blank := sorted(name for name, value in out.items() if not value):
-        raise InvalidInput("Some text is blank.", {name: ["blank"] for name in blank})
     return out
 
 
