@@ -14,6 +14,7 @@ from marketplace.contracts import api as contracts_api
 from marketplace.demand import api as demand_api
 from marketplace.event_feed import api as event_feed_api
 from marketplace.frameworks import api as frameworks_api
+from marketplace.funding import api as funding_api
 from marketplace.http import health, openapi
 from marketplace.http.body_limit import BodyLimit
 from marketplace.http.problems import register_api_problems, register_unrouted_problems
@@ -21,6 +22,7 @@ from marketplace.http.wiring import install
 from marketplace.kernel.clock import Clock, utcnow
 from marketplace.kernel.settings import Settings
 from marketplace.ocds import api as ocds_api
+from marketplace.orders import api as orders_api
 from marketplace.organisations import api as organisations_api
 from marketplace.tenders import api as tenders_api
 
@@ -28,7 +30,8 @@ API_PREFIX = "/api/v1"
 #: Every area's API blueprint, in the order the OpenAPI document lists their tags.
 AREA_APIS = (openapi.bp, organisations_api.bp, audit_api.bp, event_feed_api.bp,
              catalogue_api.bp, approvals_api.bp, conformance_api.bp, frameworks_api.bp,
-             demand_api.bp, tenders_api.bp, contracts_api.bp, ocds_api.bp)
+             demand_api.bp, tenders_api.bp, contracts_api.bp, ocds_api.bp,
+             funding_api.bp, orders_api.bp)
 
 
 def api_blueprint() -> Blueprint:

@@ -24,11 +24,21 @@ from marketplace.frameworks.models import (
     FrameworkAwardLine,
     FrameworkLot,
 )
+from marketplace.funding import models as funding_models  # noqa: F401  (funding tables)
 from marketplace.http.idempotency_record import IdempotencyRecord
 from marketplace.identity.models import ApiToken, WebUser
 from marketplace.kernel import outbox  # noqa: F401  (the event tables)
 from marketplace.kernel.audit_log import AuditEvent
 from marketplace.ocds.models import OcdsPosition, OcdsRelease
+from marketplace.orders.models import (  # noqa: F401  (orders, invoices, payments)
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderLine,
+    Payment,
+    StripeCustomer,
+    StripeEvent,
+)
 from marketplace.organisations.models import Organisation
 from marketplace.tenders.models import (
     Tender,

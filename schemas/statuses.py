@@ -147,6 +147,50 @@ class ContractStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class AllocationStatus(enum.StrEnum):
+    """An allocation of a funding pot: active (changed by superseding revisions) until
+    withdrawn (final)."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class AllocationChangeKind(enum.StrEnum):
+    """What a revision of an allocation did: ``allocate`` is revision 1, the others are
+    the changes a pot's owner posts, each superseding the revision before it."""
+
+    ALLOCATE = "allocate"
+    INCREASE = "increase"
+    REDUCE = "reduce"
+    REPROFILE = "reprofile"
+    WITHDRAW = "withdraw"
+
+
+class OrderStatus(enum.StrEnum):
+    """A call-off order: placed when every check of the route passed, rejected (with
+    every failed check) otherwise. Both are final; a rejected order is kept as a record."""
+
+    PLACED = "placed"
+    REJECTED = "rejected"
+
+
+class InvoiceStatus(enum.StrEnum):
+    """An invoice against a placed order: issued (open) until payments cover its gross."""
+
+    ISSUED = "issued"
+    PAID = "paid"
+
+
+class PaymentStatus(enum.StrEnum):
+    """One attempt to pay an invoice through a provider: initiated (recorded before the
+    provider is called), pending (the provider has it), then succeeded or failed."""
+
+    INITIATED = "initiated"
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 def words(members: Iterable[enum.StrEnum]) -> tuple[str, ...]:
     """The plain string values of ``members`` (an enum class or some of its members), in
     order: the form the schemas' choice tuples take."""

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from marketplace.demo import catalogue as demo_catalogue
 from marketplace.demo import demand as demo_demand
 from marketplace.demo import frameworks as demo_frameworks
+from marketplace.demo import funding as demo_funding
+from marketplace.demo import orders as demo_orders
 from marketplace.demo import tenders as demo_tenders
 from marketplace.kernel.settings import INSTANCE_DIR
 from marketplace.kernel.unit_of_work import UnitOfWork
@@ -31,6 +33,7 @@ DEMO_ORGANISATIONS: tuple[tuple[str, str, str, str | None], ...] = (
     ("X24", "assessor", "NHS England Central Innovation Assessment", None),
     ("X26", "funder", "NHS England Cancer Programme Innovation Fund", None),
     ("12345678", "funder", "Oncology Research Charity Limited", None),
+    demo_funding.PHARMA_COMPANY,
     ("09876543", "innovator", "Clearpath Triage Ltd", None),
     ("11122233", "innovator", "Consentic Health Ltd", None),
     ("SC654321", "innovator", "LinguaCare Scotland Ltd", None),
@@ -65,3 +68,5 @@ def seed(uow: UnitOfWork, evidence_dir: Path | None = None) -> Iterator[str]:
     yield from demo_demand.seed(uow)
     yield from demo_frameworks.seed(uow)
     yield from demo_tenders.seed(uow)
+    yield from demo_funding.seed(uow)
+    yield from demo_orders.seed(uow)

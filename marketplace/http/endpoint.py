@@ -72,6 +72,15 @@ class Created:
     location: str
 
 
+@dataclass
+class Refused:
+    """Return this when a refusal is itself a record (an order refused by the route's
+    checks is stored and announced): the problem answer is committed with what the view
+    wrote, and a retry with the same ``Idempotency-Key`` gets it again, like a success."""
+
+    response: Response
+
+
 #: ``X-Request-Id`` is kept on every audit row of the request (a column of this width).
 MAX_REQUEST_ID = 64
 _REQUEST_ID = re.compile(rf"[!-~]{{1,{MAX_REQUEST_ID}}}")
@@ -149,6 +158,8 @@ class ApiBlueprint(Blueprint):
 def _serialise(spec: EndpointSpec, result: Any, call: Call) -> Response:
     if isinstance(result, Response):
         return result
+    if isinstance(result, Refused):
+        return result.response
     status, location, obj = spec.status, None, result
     if isinstance(result, Created):
         status, location, obj = 201, result.location, result.obj
@@ -190,8 +201,9 @@ def _handle(spec: EndpointSpec, view: Callable[..., Any], path_args: dict[str, A
                 return idempotency.replay(stored, fingerprint)
         call = Call(uow=uow, actor=actor, body=body, query=query, expected_version=expected)
         try:
-            response = _serialise(spec, view(call, **path_args), call)
-            if key and response.status_code < 400:
+            result = view(call, **path_args)
+            response = _serialise(spec, result, call)
+            if key and (response.status_code < 400 or isinstance(result, Refused)):
                 idempotency.record(uow.session, actor.id, key, fingerprint, response)
             uow.commit()
         except (IntegrityError, Conflict) as exc:

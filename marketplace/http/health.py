@@ -13,6 +13,7 @@ from events.relay import outbox_status
 from marketplace.bootstrap import Marketplace
 from marketplace.http.wiring import marketplace_of
 from marketplace.kernel.outbox import outbox_tables
+from marketplace.orders import payments
 
 bp = Blueprint("health", __name__)
 
@@ -57,10 +58,21 @@ def no_broker(marketplace: Marketplace) -> dict[str, Any]:
                       "a relay publishes them (marketplace dev starts a broker and a relay)."}
 
 
+def payments_check(marketplace: Marketplace) -> dict[str, Any]:
+    """Whether Stripe is configured: without it the payment endpoints answer 503 and
+    everything else works, so the service is ready either way (Stripe is not called)."""
+    reason = payments.disabled_reason(marketplace.settings)
+    if reason is not None:
+        return {"ok": True, "enabled": False, "detail": reason}
+    return {"ok": True, "enabled": True}
+
+
 def readiness_checks(marketplace: Marketplace) -> dict[str, ReadinessCheck]:
-    """What ``/readyz`` asks: the database, the outbox and the broker (or that none is set)."""
+    """What ``/readyz`` asks: the database, the outbox, the broker (or that none is set)
+    and whether payments are enabled."""
     broker = broker_check if marketplace.settings.kafka_bootstrap_servers else no_broker
-    return {"database": database_check, "outbox": outbox_check, "broker": broker}
+    return {"database": database_check, "outbox": outbox_check, "broker": broker,
+            "payments": payments_check}
 
 
 @bp.get("/healthz")

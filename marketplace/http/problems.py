@@ -29,6 +29,8 @@ DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.Forbidden: 403,
     errors.InvalidInput: 422,
     errors.PreconditionFailed: 412,
+    errors.Unavailable: 503,
+    errors.BadRequest: 400,
 }
 
 

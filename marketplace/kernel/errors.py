@@ -47,3 +47,16 @@ class InvalidInput(DomainError):
 
 class PreconditionFailed(DomainError):
     title = "Precondition failed"
+
+
+class Unavailable(DomainError):
+    """A service the request needs is switched off or cannot be reached (HTTP 503); the
+    detail says which, and what would switch it on."""
+
+    title = "Service unavailable"
+
+
+class BadRequest(DomainError):
+    """A request the server will not read at all (an unsigned webhook, say: HTTP 400)."""
+
+    title = "Bad request"

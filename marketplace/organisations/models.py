@@ -39,6 +39,8 @@ class Organisation(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     successor_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     succeeded_on: Mapped[date | None] = mapped_column(Date)
+    #: A supplier's UK VAT registration number (invoices that charge VAT need it).
+    vat_number: Mapped[str | None] = mapped_column(String(14))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -25,6 +25,7 @@ def snapshot(org: Organisation) -> dict[str, Any]:
         "parent": org.parent.code if org.parent else None,
         "successor": org.successor.code if org.successor else None,
         "succeeded_on": org.succeeded_on.isoformat() if org.succeeded_on else None,
+        "vat_number": org.vat_number,
     }
 
 
@@ -115,8 +116,9 @@ def add(uow: UnitOfWork, *, code: str, kind: str, name: str,
 
 def update(uow: UnitOfWork, code: str, *, expected_version: int, name: str | None = None,
            parent: str | None = None, successor: str | None = None,
-           succeeded_on: date | None = None) -> Organisation:
-    """Rename, move a trust to another ICB, or record an ICB merger (succession)."""
+           succeeded_on: date | None = None, vat_number: str | None = None) -> Organisation:
+    """Rename, move a trust to another ICB, record an ICB merger (succession), or
+    record a supplier's VAT registration number."""
     org = get_exact(uow, code)
     if org.version != expected_version:
         raise PreconditionFailed("The organisation changed since you read it; fetch it again.")
@@ -127,6 +129,11 @@ def update(uow: UnitOfWork, code: str, *, expected_version: int, name: str | Non
         org.parent = _parent_icb(uow, org.kind, parent)
     if successor is not None:
         _succeed(uow, org, successor, succeeded_on)
+    if vat_number is not None:
+        if org.kind != OrganisationKind.INNOVATOR:
+            raise InvalidInput("Only suppliers (innovators) invoice, so only they hold a "
+                               "VAT number here.", {"vat_number": ["not a supplier"]})
+        org.vat_number = vat_number
     if snapshot(org) == before:
         return org
     uow.session.flush()

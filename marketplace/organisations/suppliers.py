@@ -10,7 +10,7 @@ SUPPLIER_COUNTRY = "GB"
 
 
 def supplier_party(org: Organisation) -> dict[str, Any]:
-    """``SupplierSchema`` of an innovator; VAT and Peppol ids are not held yet."""
+    """``SupplierSchema`` of an innovator; Peppol ids are not held yet."""
     return {"org_id": org.public_id, "companies_house_number": org.code,
-            "legal_name": org.name, "vat_number": None, "country_code": SUPPLIER_COUNTRY,
+            "legal_name": org.name, "vat_number": org.vat_number, "country_code": SUPPLIER_COUNTRY,
             "peppol_participant_id": None}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.fields import Choice, Day, Text, doc
+from schemas.fields import VAT_NUMBER_PATTERN, Choice, Day, Pattern, Text, doc
 from schemas.statuses import OrganisationKind, words
 
 KINDS = words(OrganisationKind)
@@ -22,6 +22,8 @@ class OrganisationUpdate(Schema):
     parent = fields.String(**doc("move a trust to another ICB", required=False))
     successor = fields.String(**doc("the ICB this ICB was merged into", required=False))
     succeeded_on = Day("when the merger took effect", required=False)
+    vat_number = Pattern(VAT_NUMBER_PATTERN, "a supplier's UK VAT registration number "
+                         "(needed to invoice standard-rated lines)", required=False)
 
 
 class OrganisationQuery(Schema):
@@ -47,6 +49,8 @@ class OrganisationOut(Schema):
                                required=False, allow_none=True))
     successor = fields.Nested(OrganisationRef, allow_none=True)
     succeeded_on = fields.Date(allow_none=True)
+    vat_number = fields.String(allow_none=True, **doc(
+        "a supplier's UK VAT registration number", required=False))
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     version = fields.Integer()

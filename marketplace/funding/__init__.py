@@ -1,0 +1,1 @@
+"""Funding: pots, allocations and their superseding changes, drawdown by orders."""
