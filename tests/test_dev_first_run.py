@@ -36,7 +36,7 @@ BANNER_END = "Press Ctrl-C to stop."
 # Broker, migrations, seed and five processes, on a shared two-core machine.
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 45.0
-COMPONENT_LOGS = ("web", "relay", "acks", "adapter-R0A", "adapter-RBV", "broker", "dev")
+COMPONENT_LOGS = ("web", "relay", "acks", "adapter-RAL", "adapter-RRV", "broker", "dev")
 TOKEN_LINE = re.compile(r"^  (?P<role>\w+)\s+(?P<code>\S+)\s+(?P<token>nhsm_\S+)$")
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

@@ -339,3 +339,59 @@ def test_without_stripe_settings_payments_answer_503_and_the_rest_works(
         "ok": True, "enabled": False,
         "detail": "Payments are disabled: set STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET."}
     assert order_world.get_invoice(invoice["id"])["payments"] == []
+
+
+# --- direct award under a framework ---------------------------------------------------------
+def _direct_award(world: OrderWorld, direct: bool = True) -> tuple[Frameworks, dict, dict]:
+    world.clock.now = datetime.fromisoformat("2026-12-03T10:00:00+00:00")
+    frameworks = Frameworks(world)
+    framework = frameworks.live(direct_award=direct)
+    assert framework["direct_award"] is direct
+    award = frameworks.award(framework, {"id": world.listing_id()})
+    return frameworks, framework, award
+
+
+def _direct_body(award: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    body = order_body("unused", **overrides)
+    del body["contract_id"]
+    return {**body, "framework_award_id": award["id"]}
+
+
+def test_a_trust_calls_off_a_framework_award_directly(order_world: OrderWorld) -> None:
+    _, _, award = _direct_award(order_world)
+    response = order_world.call("POST", "/orders", f"trust:{TRUST_A}", 201,
+                                json=_direct_body(award))
+    order = response.get_json()
+    assert [(line["item_id"], line["unit_price_pence"]) for line in order["lines"]] == [
+        (LICENCE, 2_000_000), (ONBOARDING, 95_000)]  # the award's ceilings
+    contract = order_world.contract(order["contract_id"], f"trust:{TRUST_A}")
+    assert (contract["status"], contract["eligible_trusts"], contract["tender_id"],
+            contract["award_id"], contract["value_pence"]) == (
+        "active", [TRUST_A], None, award["id"], order["net_pence"])
+    assert contract["buyer"] == "QOP" and contract["reference"].startswith("QOP-DA-")
+    # Trusts hear of the contract before the order under it (same transaction).
+    names = [e["ce_type"] for e in order_world.events("uk.nhs.marketplace.")
+             if "contract." in e["ce_type"] or "order." in e["ce_type"]]
+    assert names == ["uk.nhs.marketplace.contract.signed.v1",
+                     "uk.nhs.marketplace.order.placed.v1"]
+    # Another trust of the ICB has no part in this trust's direct award.
+    order_world.contract(order["contract_id"], f"trust:{TRUST_B}", expect=404)
+
+
+def test_a_direct_award_needs_a_framework_that_allows_it_and_a_live_award(
+        order_world: OrderWorld) -> None:
+    _, _, award = _direct_award(order_world, direct=False)
+    problem = order_world.call("POST", "/orders", f"trust:{TRUST_A}", 409,
+                               json=_direct_body(award)).get_json()
+    assert "does not allow direct award" in problem["detail"]
+    frameworks, _, award = _direct_award(order_world)
+    problem = order_world.call("POST", "/orders", f"trust:{TRUST_A}", 422, json=_direct_body(
+        award, lines=[{"item_id": "NOT-ON-IT", "quantity": 1}])).get_json()
+    assert "not on the framework award" in str(problem["errors"])
+    both = {**_direct_body(award), "contract_id": "c-1"}
+    order_world.call("POST", "/orders", f"trust:{TRUST_A}", 422, json=both)
+    frameworks.withdraw(award)
+    problem = order_world.call("POST", "/orders", f"trust:{TRUST_A}", 409,
+                               json=_direct_body(award)).get_json()
+    assert "not in force" in problem["detail"] and problem["reasons"]
+    assert _rows(order_world) == [] and order_world.events("contract.") == []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
@@ -39,6 +39,7 @@ from marketplace.contracts.models import (
     ContractLine,
     ContractVariation,
 )
+from marketplace.frameworks.models import FrameworkAward
 from marketplace.kernel.clock import LONDON, london_day
 from marketplace.kernel.errors import (
     Conflict,
@@ -225,6 +226,47 @@ def create_for_award(uow: UnitOfWork, *, tender_id: str, award_id: str,
     uow.session.flush()  # a concurrent award of the same tender: the unique tender_id
     uow.audit("contract.created", "contract", contract.id, after=snapshot(contract),
               subject_organisation_id=supplier_organisation_id)
+    return contract
+
+
+#: VAT of a direct award's lines: framework ceilings carry no VAT treatment, and the
+#: digital services bought here are standard rated (HMRC VAT Notice 700).
+DIRECT_AWARD_VAT = {"vat_category": "S", "vat_rate": "20"}
+
+
+def create_direct_award(uow: UnitOfWork, *, award: FrameworkAward, trust: Organisation,
+                        value_pence: int) -> Contract:
+    """The call-off contract of a trust's direct award under a framework award that
+    allows it: signed at once (no competition, so no standstill), held by the trust's ICB,
+    for that trust alone, at the award's ceiling prices, from today until the award ends,
+    for ``value_pence`` (the order it is made for). ``contract.signed`` goes out first,
+    so every trust hears of the contract before an order under it. The caller (the
+    orders service) has checked the award is in force and the framework allows it."""
+    icb = trust.current_parent
+    if icb is None:
+        raise InvalidInput("The trust belongs to no ICB.", {"trust": [trust.code]})
+    now = uow.now()
+    starts_on = london_day(now)
+    ends_on = max(starts_on, london_day(award.ends_at - timedelta(microseconds=1)))
+    months = max(1, (ends_on.year - starts_on.year) * 12 + ends_on.month - starts_on.month)
+    lines = [{"item_id": line.item_id, "description": line.description,
+              "unit_code": line.unit_code, "unit_price_pence": line.ceiling_unit_price_pence,
+              **DIRECT_AWARD_VAT, "max_quantity": None} for line in award.lines]
+    contract = Contract(
+        id=str(uuid.uuid4()), reference=_reference(icb, now).replace("-C-", "-DA-"),
+        tender_id=None, award_id=award.id, framework_id=award.framework_id,
+        buyer_icb_id=icb.id, supplier_organisation_id=award.supplier_organisation_id,
+        innovation_id=award.innovation_id, status=ContractStatus.ACTIVE,
+        value_pence=value_pence, currency=award.currency, term_months=months,
+        starts_on=starts_on, ends_on=ends_on, eligible_trusts=[trust.code],
+        payment_terms_days=PAYMENT_TERMS_DAYS, standstill_ends_at=None, created_at=now,
+        signed_at=now, signed_by=uow.actor.id, variation_number=0, status_changed_at=now,
+        updated_at=now, lines=_lines(lines))
+    uow.session.add(contract)
+    uow.session.flush()
+    uow.audit("contract.direct_award_signed", "contract", contract.id,
+              after=snapshot(contract), subject_organisation_id=award.supplier_organisation_id)
+    events.signed(uow, contract)
     return contract
 
 

@@ -25,12 +25,12 @@ DEV_TOKENS: tuple[tuple[str, str | None], ...] = (
     ("innovator", "09876543"),
     ("assessor", "X24"),
     ("funder", "X26"),
-    ("trust_system", "R0A"),
+    ("trust_system", "RAL"),
 )
 
 
 # Demo trusts (seeded by marketplace.demo) that get a trust adapter each.
-DEMO_ADAPTER_TRUSTS: tuple[str, ...] = ("R0A", "RBV")
+DEMO_ADAPTER_TRUSTS: tuple[str, ...] = ("RAL", "RRV")
 
 # The plain demo tokens (the database keeps only their hashes), so they survive restarts.
 TOKENS_FILE = INSTANCE_DIR / "dev_tokens.json"

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ColumnElement,
     ForeignKey,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     case,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
@@ -65,6 +67,9 @@ class Framework(Base):
     status: Mapped[str] = mapped_column(String(16), default=FrameworkStatus.DRAFT)
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: Its terms allow direct award: a trust calls off an award without a competition.
+    direct_award: Mapped[bool] = mapped_column(Boolean, default=False,
+                                               server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

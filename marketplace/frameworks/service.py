@@ -194,9 +194,10 @@ def _flush_unique(uow: UnitOfWork, message: str, **extra: Any) -> None:
 
 
 def create(uow: UnitOfWork, *, title: str, description: str, starts_at: datetime,
-           ends_at: datetime, reference: str | None = None, owner_ods: str | None = None
-           ) -> Framework:
-    """A draft framework; lots are added, then it is published."""
+           ends_at: datetime, reference: str | None = None, owner_ods: str | None = None,
+           direct_award: bool = False) -> Framework:
+    """A draft framework; lots are added, then it is published. ``direct_award``: its
+    terms let a trust call off an award directly, without a further competition."""
     _require_admin(uow)
     text = stripped(title=title, description=description)
     now = uow.now()
@@ -210,7 +211,7 @@ def create(uow: UnitOfWork, *, title: str, description: str, starts_at: datetime
         raise Conflict(f"Framework {taken} already has the reference {reference}.",
                        framework_id=taken)
     framework = Framework(id=str(uuid.uuid4()), reference=reference, **text,
-                          owner_organisation_id=owner.id,
+                          owner_organisation_id=owner.id, direct_award=direct_award,
                           status=FrameworkStatus.DRAFT, starts_at=starts_at, ends_at=ends_at,
                           created_at=now, created_by=uow.actor.id, status_changed_at=now,
                           updated_at=now, lots=[])

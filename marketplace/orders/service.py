@@ -21,11 +21,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, select, true
 from sqlalchemy.orm import selectinload
 
+from marketplace.contracts import service as contracts
 from marketplace.contracts.lifecycle import SIGNED
 from marketplace.contracts.models import Contract
+from marketplace.frameworks.lifecycle import call_off_blockers
+from marketplace.frameworks.models import FrameworkAward
 from marketplace.funding import service as funding
 from marketplace.kernel.clock import london_day
-from marketplace.kernel.errors import Conflict, Forbidden, NotFound
+from marketplace.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.kernel.row_lock import for_update
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.orders import events, route_checks
@@ -146,15 +149,56 @@ def _number_in_use(uow: UnitOfWork, trust: Organisation, order_number: str) -> N
                        order_id=existing)
 
 
-def place(uow: UnitOfWork, *, contract_id: str, order_number: str, buyer_reference: str,
-          lines: Sequence[Mapping[str, Any]], funding_allocation_id: str | None = None,
+def _direct_award(uow: UnitOfWork, trust: Organisation, award_id: str,
+                  lines: Sequence[Mapping[str, Any]], funding_allocation_id: str | None
+                  ) -> Contract:
+    """The call-off contract of a direct award, made once every check has passed: the
+    framework allows direct award, the award is in force, every item is on it, and the
+    funding named covers it. Otherwise a 409 or 422 with every reason, and nothing is
+    stored (there is no contract yet to refuse an order under)."""
+    award = uow.session.scalar(for_update(select(FrameworkAward).where(
+        FrameworkAward.id == award_id), FrameworkAward))
+    if award is None:
+        raise NotFound(f"No framework award has the id {award_id!r}.")
+    framework = award.framework
+    if not framework.direct_award:
+        raise Conflict(f"Framework {framework.reference} does not allow direct award; "
+                       "call off a contract let by a further competition.")
+    now = uow.now()
+    if blockers := call_off_blockers(award, now):
+        raise Conflict(f"Framework award {award.id} is not in force: {'; '.join(blockers)}.",
+                       reasons=blockers)
+    ceilings = {line.item_id: line.ceiling_unit_price_pence for line in award.lines}
+    errors = {str(n): [f"item {line['item_id']} is not on the framework award"]
+              for n, line in enumerate(lines) if line["item_id"] not in ceilings}
+    if errors:
+        raise InvalidInput("Some items are not on the framework award.", {"lines": errors})
+    net = sum(line["quantity"] * ceilings[line["item_id"]] for line in lines)
+    gross = compute_totals({"net_pence": line["quantity"] * ceilings[line["item_id"]],
+                            **contracts.DIRECT_AWARD_VAT} for line in lines)["gross_pence"]
+    if funding_allocation_id is not None and (reasons := funding.drawdown_blockers(
+            uow, funding_allocation_id, trust=trust, amount_pence=gross,
+            day=london_day(now))):
+        raise InvalidInput("The funding named does not cover the order.",
+                           {"funding_allocation_id": reasons})
+    return contracts.create_direct_award(uow, award=award, trust=trust, value_pence=net)
+
+
+def place(uow: UnitOfWork, *, order_number: str, buyer_reference: str,
+          lines: Sequence[Mapping[str, Any]], contract_id: str | None = None,
+          framework_award_id: str | None = None, funding_allocation_id: str | None = None,
           delivery_site_ods: str | None = None,
           requested_delivery_on: date | None = None) -> Order:
-    """An order under a signed contract: placed if every check passes, else stored as
-    refused with every failed check (the caller answers 422 for those)."""
+    """An order under a signed contract, or by direct award under a framework award (its
+    call-off contract made first): placed if every check passes, else stored as refused
+    with every failed check (the caller answers 422 for those)."""
     trust = _ordering_trust(uow)
-    contract = _signed_contract(uow, contract_id)
     _number_in_use(uow, trust, order_number)
+    if framework_award_id is not None:
+        contract_id = _direct_award(uow, trust, framework_award_id, lines,
+                                    funding_allocation_id).id
+    assert contract_id is not None  # the body schema asks for one of the two
+    contract = _signed_contract(uow, contract_id)
     now = uow.now()
     day = london_day(now)
     rows = _priced_lines(contract, lines)

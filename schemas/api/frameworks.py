@@ -20,6 +20,7 @@ from schemas.fields import (
     BIGINT_MAX,
     Choice,
     Currency,
+    Flag,
     Id,
     Pattern,
     Pence,
@@ -52,6 +53,8 @@ class FrameworkCreate(Schema):
     owner_ods = fields.String(validate=validate.Length(min=3, max=16), **doc(
         "Code of the contracting authority; default: the central body (the marketplace's "
         "assessor organisation).", optional=True))
+    direct_award = Flag("Whether its terms let a trust call off an award directly, "
+                        "without a further competition (default false).", required=False)
 
     @validates_schema
     def _check_period(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -169,6 +172,9 @@ class FrameworkOut(Schema):
                     required=False, allow_none=True)
     starts_at = fields.AwareDateTime()
     ends_at = fields.AwareDateTime()
+    direct_award = fields.Boolean(**doc(
+        "Trusts may call off its awards directly (POST /orders with framework_award_id)",
+        required=False))
     created_at = fields.AwareDateTime()
     published_at = fields.AwareDateTime(allow_none=True)
     expired_at = fields.AwareDateTime(allow_none=True)

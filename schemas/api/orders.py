@@ -44,7 +44,11 @@ def _unique_items(data: dict[str, Any]) -> None:
 class OrderIn(Schema):
     """A call-off order under a signed contract, for the caller's own trust."""
 
-    contract_id = Id("The signed contract called off.")
+    contract_id = Id("The signed contract called off (or give framework_award_id).",
+                     optional=True)
+    framework_award_id = Id("A framework award to call off directly, where its framework "
+                            "allows direct award: its call-off contract (for this trust, "
+                            "at the ceiling prices) is signed first.", optional=True)
     order_number = Pattern(DOCUMENT_NUMBER_PATTERN, "The trust's purchase order number "
                            "(unique among its placed orders).")
     buyer_reference = Text("The trust's internal reference (cost centre, requisition).",
@@ -61,6 +65,9 @@ class OrderIn(Schema):
     @validates_schema
     def _items(self, data: dict[str, Any], **kwargs: Any) -> None:
         _unique_items(data)
+        if (data.get("contract_id") is None) == (data.get("framework_award_id") is None):
+            raise ValidationError("Give contract_id or framework_award_id, not both.",
+                                  "contract_id")
 
 
 class InvoiceIn(Schema):

@@ -7,7 +7,9 @@ within the ordered), ``invoice`` (one number per supplier; paid within its gross
 or after issue), ``invoice_line``, ``payment`` (one row per attempt, unique per invoice
 and attempt, one provider reference, one idempotency key), ``stripe_customer`` (one per
 trust), ``stripe_event`` (each webhook event id once), and ``organisation.vat_number``
-(a supplier's VAT registration, which invoices that charge VAT need).
+(a supplier's VAT registration, which invoices that charge VAT need) and
+``framework.direct_award`` (its terms let a trust call off an award without a further
+competition).
 
 Revision ID: 0011
 Revises: 0010
@@ -189,10 +191,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('organisation', schema=None) as batch_op:
         batch_op.add_column(sa.Column('vat_number', sa.String(length=14), nullable=True))
-
+    with op.batch_alter_table('framework', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('direct_award', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('framework', schema=None) as batch_op:
+        batch_op.drop_column('direct_award')
     with op.batch_alter_table('organisation', schema=None) as batch_op:
         batch_op.drop_column('vat_number')
 
