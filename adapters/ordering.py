@@ -33,18 +33,9 @@ from sqlalchemy import Connection, Engine
 
 from events.cloudevents import parse_headers
 from events.consumer import ConsumedEvent, EventConsumer, PoisonEvent, decode
-from schemas.events.topics import ALL_TOPICS
 
 log = logging.getLogger(__name__)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
-#: Events of one transaction share their ``ce_time``; the contract lists the topics
-#: causes first (an approval before the framework award resting on it, a contract before
-#: the orders under it), so ties are applied in that order.
-_TOPIC_RANK = {topic: n for n, topic in enumerate(ALL_TOPICS)}
-
-
-def _rank(topic: str) -> int:
-    return _TOPIC_RANK.get(topic, len(_TOPIC_RANK))
 
 
 def event_time(record: Any) -> datetime:
@@ -193,28 +184,26 @@ class EventTimeConsumer(EventConsumer):
 
     def _merged(self, assigned: set[TopicPartition], caught_up: dict[TopicPartition, bool]
                 ) -> list[tuple[TopicPartition, Polled]]:
-        """Take off the buffer, earliest first (ties by topic in the contract's order, then
-        partition), every record that no assigned partition without a buffered record
-        could still precede."""
+        """Take off the buffer, earliest first (ties by topic and partition), every record
+        that no assigned partition without a buffered record could still precede."""
 
         def read_to_end(tp: TopicPartition) -> bool:
             if tp not in caught_up:
                 caught_up[tp] = self._caught_up(tp)
             return caught_up[tp]
 
-        heads = [(queue[0].time, _rank(tp.topic), tp.topic, tp.partition, tp)
+        heads = [(queue[0].time, tp.topic, tp.partition, tp)
                  for tp, queue in self._buffer.items() if queue]
         heapq.heapify(heads)
         # An empty partition that may still hold something earlier blocks the merge.
         blocked = not all(read_to_end(tp) for tp in assigned if not self._buffer.get(tp))
         merged: list[tuple[TopicPartition, Polled]] = []
         while heads and not blocked:
-            tp = heapq.heappop(heads)[-1]
+            tp = heapq.heappop(heads)[3]
             queue = self._buffer[tp]
             merged.append((tp, queue.popleft()))
             if queue:
-                heapq.heappush(heads, (queue[0].time, _rank(tp.topic), tp.topic,
-                                       tp.partition, tp))
+                heapq.heappush(heads, (queue[0].time, tp.topic, tp.partition, tp))
             elif tp in assigned:
                 blocked = not read_to_end(tp)
         return merged

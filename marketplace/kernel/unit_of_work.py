@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +52,7 @@ class UnitOfWork:
         #: read it here; None in bare units of work).
         self.settings = settings
         self.session: Session
+        self._last_event_time: datetime | None = None
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
@@ -109,6 +110,7 @@ class UnitOfWork:
         payload = registry.dump(ce_type, data)
         self.session.flush()
         event_id = str(uuid.uuid4())
+        at = self._event_time()
         append_event(
             self.session.connection(),
             outbox_tables,
@@ -119,12 +121,23 @@ class UnitOfWork:
             ce_type=ce_type,
             ce_source=self.event_source,
             ce_subject=subject or spec.key(payload),
-            ce_time=self.now(),
+            ce_time=at,
             data=payload,
         )
         for react in self.reactions.get(spec.name, ()):
             react(self, payload)
         return event_id
+
+    def _event_time(self) -> datetime:
+        """``ce_time`` of the next event: now, but always after the previous event of this
+        unit of work. Consumers merge partitions by ``ce_time`` (the trust adapters do), so
+        a cause emitted before its effect (a contract signed, then an order under it) must
+        never share its instant, even under a clock that stands still (tests, replays)."""
+        at = self.now()
+        if self._last_event_time is not None and at <= self._last_event_time:
+            at = self._last_event_time + timedelta(microseconds=1)
+        self._last_event_time = at
+        return at
 
     def notify(self, name: str, data: dict[str, Any]) -> None:
         """Run other areas' reactions to a fact that has no event on the wire (a published
