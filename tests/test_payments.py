@@ -200,9 +200,11 @@ def test_unsigned_forged_and_stale_webhooks_are_refused(order_world: OrderWorld)
     assert order_world.get_invoice(invoice["id"])["status"] == "issued"
     with order_world.uow_factory() as uow:
         assert uow.session.scalars(select(StripeEvent)).all() == []
-    # The genuine one, signed now, is applied once.
+    # The genuine one, signed now, is applied; replayed, it has no second effect.
     assert _webhook(order_world, event).get_json()["outcome"] == "payment succeeded"
+    assert _webhook(order_world, event).get_json()["outcome"] == "ignored: already received"
     assert order_world.get_invoice(invoice["id"])["status"] == "paid"
+    assert len(order_world.events("payment.received")) == 1
 
 
 _KILLED_AFTER_CHARGE = """

@@ -15,6 +15,7 @@ id is recorded once, so a replayed delivery has no effect. Money is integer penc
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -50,12 +51,20 @@ def disabled_reason(settings: Any) -> str | None:
     return f"Payments are disabled: set {', '.join(missing)}." if missing else None
 
 
+@functools.lru_cache(maxsize=8)
+def _gateway(api_key: str, api_base: str | None, webhook_secret: str) -> StripeGateway:
+    """One gateway (and its pooled connections) per Stripe configuration."""
+    return StripeGateway(api_key, api_base, webhook_secret)
+
+
 def gateway_for(uow: UnitOfWork) -> StripeGateway:
     """The Stripe gateway of this marketplace; 503 naming what to set when it has none."""
     if (reason := disabled_reason(uow.settings)) is not None:
         raise Unavailable(reason)
-    assert uow.settings is not None
-    return StripeGateway.from_settings(uow.settings)
+    settings = uow.settings
+    assert settings is not None and settings.stripe_api_key and settings.stripe_webhook_secret
+    return _gateway(settings.stripe_api_key, settings.stripe_api_base,
+                    settings.stripe_webhook_secret)
 
 
 def snapshot(payment: Payment) -> dict[str, Any]:

@@ -226,7 +226,7 @@ def place(uow: UnitOfWork, *, order_number: str, buyer_reference: str,
                   subject_organisation_id=trust.id)
         events.rejected(uow, order)
         return order
-    if funding_allocation_id is not None:
+    if funding_allocation_id is not None and order.gross_pence > 0:
         funding.draw_down(uow, funding_allocation_id, amount_pence=order.gross_pence,
                           order_id=order.id)
     uow.audit("order.placed", "order", order.id, after=snapshot(order),
