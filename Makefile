@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test fuzz lint bench clean
+.PHONY: run test fuzz lint bench clean chromium
+
+# The browser tests drive Debian's chromium (never a downloaded browser build).
+CHROMIUM ?= /usr/bin/chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +17,20 @@ $(VENV)/.installed-dev: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(VENV)/.installed-dev
+# The pages' front-end packages, pinned in package.json, exactly as package-lock.json says.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+# Debian's chromium for the browser tests, installed with apt when it is missing.
+chromium:
+	@test -x $(CHROMIUM) || (apt-get install -y chromium || \
+		(apt-get update && apt-get install -y chromium))
+
+run: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/marketplace dev
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev node_modules/.installed chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -29,4 +42,4 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules

@@ -9,6 +9,7 @@ from marketplace.approvals import api as approvals_api
 from marketplace.audit import api as audit_api
 from marketplace.bootstrap import bootstrap
 from marketplace.catalogue import api as catalogue_api
+from marketplace.catalogue import pages as catalogue_pages
 from marketplace.conformance import api as conformance_api
 from marketplace.contracts import api as contracts_api
 from marketplace.demand import api as demand_api
@@ -25,8 +26,13 @@ from marketplace.ocds import api as ocds_api
 from marketplace.orders import api as orders_api
 from marketplace.organisations import api as organisations_api
 from marketplace.tenders import api as tenders_api
+from marketplace.web import api_docs, assets
+from marketplace.web import errors as web_errors
+from marketplace.web import headers as web_headers
 
 API_PREFIX = "/api/v1"
+#: Every area's pages, and the front-end assets they use.
+AREA_PAGES = (assets.bp, catalogue_pages.bp, api_docs.bp)
 #: Every area's API blueprint, in the order the OpenAPI document lists their tags.
 AREA_APIS = (openapi.bp, organisations_api.bp, audit_api.bp, event_feed_api.bp,
              catalogue_api.bp, approvals_api.bp, conformance_api.bp, frameworks_api.bp,
@@ -45,15 +51,19 @@ def api_blueprint() -> Blueprint:
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Flask:
     marketplace = bootstrap(settings, clock=clock)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(SECRET_KEY=marketplace.settings.secret_key,
                       MAX_CONTENT_LENGTH=marketplace.settings.max_content_length,
                       JSON_SORT_KEYS=False)
     install(app, marketplace)
     app.wsgi_app = BodyLimit(app.wsgi_app, marketplace.settings.max_content_length,  # type: ignore[method-assign]
                              API_PREFIX)
-    register_unrouted_problems(app, API_PREFIX)
+    register_unrouted_problems(app, API_PREFIX, page=web_errors.http_error_page)
+    web_errors.install(app)
+    web_headers.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api_blueprint())
+    for blueprint in AREA_PAGES:
+        app.register_blueprint(blueprint)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

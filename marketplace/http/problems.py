@@ -120,20 +120,23 @@ def register_api_problems(blueprint: Blueprint) -> None:
         blueprint.register_error_handler(exc_class, handler)
 
 
-def register_unrouted_problems(app: Flask, prefix: str) -> None:
+def register_unrouted_problems(app: Flask, prefix: str,
+                               page: Callable[[HTTPException], Response] | None = None
+                               ) -> None:
     """Errors raised before a view is chosen (an unknown path, a method not allowed) are
-    problem+json under ``prefix``; elsewhere Flask's own page stands (a later HTML page)."""
+    problem+json under ``prefix``; elsewhere ``page`` renders them (the pages' HTML error
+    page), or Flask's own page stands."""
 
     def _outside_views(exc: HTTPException) -> Response | HTTPException:
         if request.path == prefix or request.path.startswith(prefix + "/"):
             return _http(exc)
-        return exc
+        return page(exc) if page is not None else exc
 
     def _unexpected_outside_views(exc: Exception) -> Response | Exception:
         if request.path == prefix or request.path.startswith(prefix + "/"):
             return _unexpected(exc)
         log.exception("unhandled error")
-        return InternalServerError()
+        return page(InternalServerError()) if page is not None else InternalServerError()
 
     app.register_error_handler(HTTPException, _outside_views)
     app.register_error_handler(Exception, _unexpected_outside_views)

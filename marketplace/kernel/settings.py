@@ -10,6 +10,8 @@ from typing import Any
 from events.database import normalise_database_url
 
 INSTANCE_DIR = Path(os.environ.get("MARKETPLACE_INSTANCE", Path.cwd() / "instance"))
+#: Where ``npm ci`` (run by ``make``) puts the pinned front-end packages of package.json.
+DEFAULT_FRONTEND_DIR = Path(__file__).resolve().parents[2] / "node_modules"
 
 
 def _default_database_url() -> str:
@@ -51,6 +53,9 @@ class Settings:
     #: one opens (rotation: put a new key first; see docs/tenders.md). Empty: one key
     #: derived from ``secret_key`` (id ``secret``), for development.
     sealing_keys: str = ""
+    #: ``MARKETPLACE_FRONTEND_DIR``: the installed front-end packages (``node_modules``)
+    #: whose compiled CSS, JavaScript and assets the pages serve.
+    frontend_dir: Path = DEFAULT_FRONTEND_DIR
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -68,6 +73,7 @@ class Settings:
             sandbox=_true(env.get("MARKETPLACE_SANDBOX")),
             ocds_prefix=env.get("OCDS_PREFIX") or "ocds-xxxxxx",
             sealing_keys=env.get("TENDER_SEALING_KEYS") or "",
+            frontend_dir=Path(env.get("MARKETPLACE_FRONTEND_DIR") or DEFAULT_FRONTEND_DIR),
         )
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -1,0 +1,67 @@
+"""What every page shares: who is signed in, a unit of work acting as them, the header's
+navigation for their role, and rendering.
+
+A page view parses its form or query with the API's schemas, calls one service function
+in :func:`unit_of_work`, and renders a template: the rules are the services', never the
+page's own. Who is signed in is ``g.person`` (set by :mod:`marketplace.web.sign_in`);
+without one, pages act as the anonymous caller and see what the public API shows.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import g, render_template, request
+
+from marketplace.http.auth import ANONYMOUS
+from marketplace.http.wiring import marketplace_of
+from marketplace.kernel.actor import Actor
+from marketplace.kernel.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class NavItem:
+    text: str
+    href: str
+    #: Roles that see the item; None: everyone, signed in or not.
+    roles: frozenset[str] | None = None
+
+
+#: The header's navigation, in order; each role sees its own journeys.
+NAVIGATION: tuple[NavItem, ...] = (
+    NavItem("Catalogue", "/"),
+    NavItem("National demand", "/demand"),
+    NavItem("Tenders", "/tenders"),
+    NavItem("Funding", "/funding"),
+    NavItem("API", "/api/v1/docs"),
+)
+
+
+def current_actor() -> Actor:
+    """The signed-in person's actor (same roles as the API), or the anonymous caller."""
+    person = g.get("person")
+    return person.actor if person is not None else ANONYMOUS
+
+
+@contextmanager
+def unit_of_work() -> Iterator[UnitOfWork]:
+    """A unit of work acting as the signed-in person; the caller commits."""
+    with marketplace_of().unit_of_work(current_actor()) as uow:
+        yield uow
+
+
+def navigation() -> list[dict[str, Any]]:
+    role = current_actor().role
+    here = request.path
+    items = [item for item in NAVIGATION if item.roles is None or str(role) in item.roles]
+    return [{"text": item.text, "href": item.href,
+             "current": here == item.href or (item.href != "/" and here.startswith(item.href))}
+            for item in items]
+
+
+def render(template: str, title: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    """The page ``template`` with ``title`` (its ``<title>`` and usually its ``<h1>``)."""
+    return render_template(template, page_title=title, navigation=navigation(),
+                           person=g.get("person"), **context), status

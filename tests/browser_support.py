@@ -1,0 +1,94 @@
+"""Browser tests: Debian's chromium driven by Playwright against the app served live, and
+axe-core (the pinned npm package) run in the page.
+
+``browser`` is one headless chromium per session (``/usr/bin/chromium``, never a
+downloaded build; ``make test`` installs it with apt when missing). ``live`` serves the
+test's app over HTTP. Every page may only reach the live server: any other request is
+aborted (and recorded), so nothing reaches the internet and a page that tries fails.
+``assert_accessible`` runs axe-core's WCAG 2.2 A and AA rules and fails on any serious or
+critical violation.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from marketplace.kernel.settings import DEFAULT_FRONTEND_DIR
+from tests.live_server import serve_wsgi
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+AXE = DEFAULT_FRONTEND_DIR / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING = ("serious", "critical")
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with playwright_sync.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def live(app: Flask) -> Iterator[str]:
+    """The test's app over HTTP: its base URL."""
+    with serve_wsgi(app) as base_url:
+        yield base_url
+
+
+@functools.cache
+def _axe_source() -> str:
+    return AXE.read_text() + "\n;void 0"
+
+
+class Page:
+    """A browser tab on the live server, with the requests it was refused."""
+
+    def __init__(self, page: Any, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.refused: list[str] = []
+        page.route("**/*", self._only_local)
+
+    def _only_local(self, route: Any) -> None:
+        if route.request.url.startswith(self.base_url):
+            route.continue_()
+        else:
+            self.refused.append(route.request.url)
+            route.abort()
+
+    def goto(self, path: str) -> Any:
+        return self.page.goto(self.base_url + path)
+
+    def assert_accessible(self) -> None:
+        """axe-core in the page: no serious or critical WCAG 2.2 AA violation."""
+        # Evaluated through the DevTools protocol, which the page's CSP does not govern
+        # (a <script> tag would be refused by it, as it should be).
+        self.page.evaluate(_axe_source())
+        result = self.page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+        blocking = [f"{v['id']} ({v['impact']}): {v['help']} at "
+                    f"{[n['target'] for n in v['nodes']][:3]}"
+                    for v in result["violations"] if v["impact"] in BLOCKING]
+        assert not blocking, f"{self.page.url}: " + "; ".join(blocking)
+
+
+@pytest.fixture
+def tab(browser: Any, live: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=live)
+    try:
+        yield Page(context.new_page(), live)
+    finally:
+        context.close()
