@@ -23,6 +23,15 @@ RUN pip install . \
  && mkdir -p /data /app/instance \
  && chown app:app /data /app/instance
 
+# The pages' front-end packages, exactly as package-lock.json pins them (Debian's npm;
+# no install scripts run), served from /app/node_modules.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm \
+ && npm ci --ignore-scripts --no-audit --no-fund \
+ && apt-get purge -y --auto-remove npm \
+ && rm -rf /var/lib/apt/lists/* /root/.npm
+ENV MARKETPLACE_FRONTEND_DIR=/app/node_modules
+
 USER app
 
 EXPOSE 8000

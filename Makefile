@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test fuzz lint bench clean chromium
+.PHONY: run test fuzz lint bench clean chromium screenshots
 
 # The browser tests drive Debian's chromium (never a downloaded browser build).
 CHROMIUM ?= /usr/bin/chromium
@@ -37,6 +37,10 @@ test: $(VENV)/.installed-dev node_modules/.installed chromium
 # Schemathesis against the OpenAPI document for longer than the bounded run of `make test`.
 fuzz: $(VENV)/.installed-dev
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(BIN)/pytest -q tests/test_api_fuzz.py
+
+# The main pages on the demo data, saved to docs/screenshots/ (linked from the README).
+screenshots: $(VENV)/.installed-dev node_modules/.installed chromium
+	$(BIN)/python -m tools.screenshots docs/screenshots
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -92,3 +92,30 @@ def tab(browser: Any, live: str) -> Iterator[Page]:
         yield Page(context.new_page(), live)
     finally:
         context.close()
+
+
+#: The password of every person the browser tests sign in as (at least 12 characters).
+PASSWORD = "correct horse battery staple"
+
+
+def add_person(uow_factory: Any, role: str, code: str | None, email: str | None = None
+               ) -> str:
+    """A person of ``role`` in the organisation ``code`` (which must exist, as the demo's
+    do); returns the email."""
+    from marketplace.identity import people
+    email = email or f"{role}.{(code or 'operator').lower()}@marketplace.test"
+    with uow_factory() as uow:
+        if people.find(uow, email) is None:
+            people.add(uow, email=email, password=PASSWORD, role=role, code=code)
+            uow.commit()
+    return email
+
+
+def sign_in(tab: Page, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the sign-in page, as a person would."""
+    tab.goto("/sign-in")
+    tab.page.get_by_label("Email address").fill(email)
+    tab.page.get_by_label("Password").fill(password)
+    tab.page.get_by_role("button", name="Sign in").click()
+    tab.page.wait_for_load_state()
+    assert "/sign-in" not in tab.page.url, tab.page.locator("main").inner_text()
