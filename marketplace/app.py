@@ -26,7 +26,7 @@ from marketplace.ocds import api as ocds_api
 from marketplace.orders import api as orders_api
 from marketplace.organisations import api as organisations_api
 from marketplace.tenders import api as tenders_api
-from marketplace.web import api_docs, assets
+from marketplace.web import api_docs, assets, sign_in
 from marketplace.web import errors as web_errors
 from marketplace.web import headers as web_headers
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fl
                       MAX_CONTENT_LENGTH=marketplace.settings.max_content_length,
                       JSON_SORT_KEYS=False)
     install(app, marketplace)
+    sign_in.install(app)
     app.wsgi_app = BodyLimit(app.wsgi_app, marketplace.settings.max_content_length,  # type: ignore[method-assign]
                              API_PREFIX)
     register_unrouted_problems(app, API_PREFIX, page=web_errors.http_error_page)

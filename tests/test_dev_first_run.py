@@ -31,7 +31,7 @@ from marketplace.identity import service as tokens
 from marketplace.kernel.db import make_engine
 from marketplace.kernel.settings import Settings
 
-BANNER_START = "Marketplace API"
+BANNER_START = "Web pages"
 BANNER_END = "Press Ctrl-C to stop."
 # Broker, migrations, seed and five processes, on a shared two-core machine.
 START_TIMEOUT = 120.0

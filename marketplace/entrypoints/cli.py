@@ -98,6 +98,40 @@ def token_revoke(token_id: str) -> None:
         click.echo(f"revoked {revoked.id} at {revoked.revoked_at:%Y-%m-%dT%H:%M:%SZ}")
 
 
+@main.group()
+def user() -> None:
+    """People who sign in to the web pages."""
+
+
+def _read_password() -> str:
+    """The first line of standard input (asked twice, unechoed, at a terminal)."""
+    stdin = sys.stdin
+    if stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True,
+                            err=True)
+    return stdin.readline().rstrip("\r\n")
+
+
+@user.command("add")
+@click.option("--email", required=True)
+@click.option("--ods", "code", default=None, help="the organisation (not for admins)")
+@click.option("--role", required=True, type=click.Choice(words(Role)))
+def user_add(email: str, code: str | None, role: str) -> None:
+    """Add a person; the password is read from standard input and stored hashed."""
+    from marketplace.identity import passwords, people
+
+    password = _read_password()
+    if not password.strip():
+        raise click.ClickException("Give the password on standard input (the first line).")
+    if len(password) < passwords.MIN_LENGTH:
+        raise click.ClickException(
+            f"A password has at least {passwords.MIN_LENGTH} characters.")
+    with command_unit_of_work() as uow:
+        added = people.add(uow, email=email, password=password, role=role, code=code)
+        click.echo(f"person id {added.id} email {added.email} role {added.role} "
+                   f"organisation {added.organisation.code if added.organisation else '-'}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -27,6 +27,8 @@ from marketplace.entrypoints.dev_tokens import (
     DEMO_ADAPTER_TRUSTS,
     DEV_TOKENS,
     TOKENS_FILE,
+    demo_email,
+    dev_people,
     dev_tokens,
     token_key,
 )
@@ -105,8 +107,11 @@ def _run_dev(port: int) -> int:
             click.echo(f"embedded Kafka broker (tansu) on {bootstrap_servers}")
         ensure_topics(bootstrap_servers)
         env = {key: value for key, value in os.environ.items() if key != "MARKETPLACE_TOKEN"}
+        # MARKETPLACE_DEV: plain http on this machine, so no Secure flag on the session
+        # cookie (marketplace.web.sign_in).
         env.update(DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
-                   KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers, PYTHONUNBUFFERED="1")
+                   KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers, PYTHONUNBUFFERED="1",
+                   MARKETPLACE_DEV="true")
         return _run(settings, env, port)
 
 
@@ -119,6 +124,7 @@ def _run(settings: Settings, env: dict[str, str], port: int) -> int:
         for line in seed(uow, settings.evidence_dir):
             click.echo(f"seeded {line}")
     plain = dev_tokens(settings)
+    sign_ins = dev_people(settings)
     adapter_tokens = {ods: plain[f"adapter:{ods}"] for ods in DEMO_ADAPTER_TRUSTS}
     supervisor = Supervisor(components(port, adapter_tokens), env)
     click.echo(f"starting {', '.join(c.name for c in supervisor.running)} "
@@ -131,19 +137,26 @@ def _run(settings: Settings, env: dict[str, str], port: int) -> int:
         if failure is not None:
             click.echo(failure, err=True)
             return 0 if supervisor.stopping else 1
-        _print_banner(settings, env, port, plain)
+        _print_banner(settings, env, port, plain, sign_ins)
         return supervisor.supervise()
     finally:
         supervisor.stop()
         click.echo("stopped")
 
 
-def banner(settings: Settings, env: dict[str, str], port: int, plain: dict[str, str]
-           ) -> list[str]:
-    """What a newcomer needs, in the order they need it: where things are, then tokens."""
+def banner(settings: Settings, env: dict[str, str], port: int, plain: dict[str, str],
+           sign_ins: dict[str, str] | None = None) -> list[str]:
+    """What a newcomer needs, in the order they need it: where things are, then tokens
+    and the demo people's sign-ins."""
     base = f"http://127.0.0.1:{port}"
+    people_lines = [
+        f"Demo sign-ins at {base}/sign-in (email, password; kept in {TOKENS_FILE}):",
+        *(f"  {role:<13} {demo_email(role):<32} {sign_ins[demo_email(role)]}"
+          for role, _ in DEV_TOKENS if demo_email(role) in sign_ins),
+    ] if sign_ins else []
     return [
         "",
+        f"Web pages        {base}/",
         f"Marketplace API  {base}/api/v1/openapi.json",
         f"Health           {base}/readyz",
         f"Database         {make_url(settings.database_url).render_as_string()}",
@@ -156,11 +169,12 @@ def banner(settings: Settings, env: dict[str, str], port: int, plain: dict[str, 
         f"Demo tokens (Authorization: Bearer <token>; kept in {TOKENS_FILE}):",
         *(f"  {role:<13} {code or '-':<9} {plain[token_key(role, code)]}"
           for role, code in DEV_TOKENS),
+        *people_lines,
         "Press Ctrl-C to stop.",
     ]
 
 
 def _print_banner(settings: Settings, env: dict[str, str], port: int,
-                  plain: dict[str, str]) -> None:
-    click.echo("\n".join(banner(settings, env, port, plain)))
+                  plain: dict[str, str], sign_ins: dict[str, str] | None = None) -> None:
+    click.echo("\n".join(banner(settings, env, port, plain, sign_ins)))
 

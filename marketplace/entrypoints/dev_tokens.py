@@ -1,19 +1,24 @@
-"""The demo tokens of ``marketplace dev``, kept in ``instance/`` so they survive restarts.
+"""The demo tokens and sign-ins of ``marketplace dev``, kept in ``instance/`` so they
+survive restarts.
 
-The database keeps only token hashes, so the plain values are stored beside it (mode
-0600) and reused while this database still knows them as live tokens; a new database
-(or a revoked token) gets new ones. A newcomer's saved curl lines keep working.
+The database keeps only token and password hashes, so the plain values are stored beside
+it (mode 0600) and reused while this database still accepts them; a new database (or a
+revoked token) gets new ones. A newcomer's saved curl lines and browser passwords keep
+working.
 """
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from marketplace.entrypoints.command import command_unit_of_work
+from marketplace.identity import passwords, people
 from marketplace.identity import service as tokens
 from marketplace.identity.models import ApiToken
 from marketplace.kernel.settings import INSTANCE_DIR, Settings
@@ -61,16 +66,37 @@ def wanted_tokens() -> list[DevToken]:
     ]
 
 
-def _load_stored_tokens(path: Path) -> dict[str, str]:
-    """Whatever a previous run kept; an unreadable file just means new tokens."""
+def demo_email(role: str) -> str:
+    """The demo person of ``role`` (``.test`` is reserved: no real mailbox)."""
+    return f"{role.replace('_', '.')}@marketplace.test"
+
+
+def _load_file(path: Path, *, quiet: bool = False) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):
-        click.echo(f"{path} is unreadable: issuing new demo tokens", err=True)
+        if not quiet:
+            click.echo(f"{path} is unreadable: issuing new demo tokens and sign-ins",
+                       err=True)
         return {}
-    stored = data.get("tokens") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _save(path: Path, key: str, values: dict[str, str]) -> None:
+    """``values`` under ``key``, keeping the file's other section."""
+    data = _load_file(path, quiet=True)
+    data["about"] = ("marketplace dev's demo tokens and sign-ins; new ones are issued when "
+                     "this instance's database no longer knows these")
+    data[key] = values
+    _write_private(path, json.dumps(data, indent=2) + "\n")
+
+
+def _load_stored_tokens(path: Path, section: str = "tokens") -> dict[str, str]:
+    """Whatever a previous run kept; an unreadable file just means new tokens."""
+    data = _load_file(path)
+    stored = data.get(section)
     if not isinstance(stored, dict):
         return {}
     return {key: plain for key, plain in stored.items()
@@ -108,9 +134,31 @@ def dev_tokens(settings: Settings, path: Path = TOKENS_FILE) -> dict[str, str]:
                                          name=wanted.name)
             plain_by_key[wanted.key] = plain
     if plain_by_key != stored:  # written only once the new tokens are committed
-        _write_private(path, json.dumps({
-            "about": "marketplace dev's demo tokens; new ones are issued when this "
-                     "instance's database no longer knows these",
-            "tokens": plain_by_key,
-        }, indent=2) + "\n")
+        _save(path, "tokens", plain_by_key)
     return plain_by_key
+
+
+def dev_people(settings: Settings, path: Path = TOKENS_FILE) -> dict[str, str]:
+    """Password by email of one demo person per role (the organisations of
+    :data:`DEV_TOKENS`): the stored passwords while they still sign in on this database;
+    a new password (then stored) for a new person or one whose password no longer fits."""
+    stored = _load_stored_tokens(path, "people")
+    password_by_email: dict[str, str] = {}
+    with command_unit_of_work(settings) as uow:
+        for role, code in DEV_TOKENS:
+            email = demo_email(role)
+            password = stored.get(email)
+            person = people.find(uow, email)
+            if person is None:
+                password = secrets.token_urlsafe(12)
+                people.add(uow, email=email, password=password, role=role, code=code)
+            elif (password is None or person.password_hash is None
+                  or not passwords.verify(person.password_hash, password)):
+                password = secrets.token_urlsafe(12)
+                people.set_password(uow, person, password)
+            else:  # a demo account locked by a previous run would stall the demo
+                person.failed_attempts, person.locked_until = 0, None
+            password_by_email[email] = password
+    if password_by_email != stored:
+        _save(path, "people", password_by_email)
+    return password_by_email

@@ -1,13 +1,14 @@
-"""Who is calling: API tokens now, web users with passwords later.
+"""Who is calling: API tokens, and people signing in to the web pages.
 
 Tokens are stored as a SHA-256 digest only: a leaked table reveals no usable
-token, and the full value is shown once at creation.
+token, and the full value is shown once at creation. Passwords are stored as argon2id
+hashes only (``marketplace.identity.passwords``).
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.kernel.clock import utcnow
@@ -19,7 +20,7 @@ RoleEnum = str_enum(Role, "role")
 
 
 class WebUser(Base):
-    """A person signing in to the web pages (passwords arrive with the web issue)."""
+    """A person signing in to the web pages (``marketplace.identity.people``)."""
 
     __tablename__ = "web_user"
 
@@ -30,6 +31,26 @@ class WebUser(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: Wrong passwords in a row; the fifth locks the account until ``locked_until``.
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_signed_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: Carried in each session cookie; signing out moves it on, so every copy of an
+    #: earlier cookie (another browser, a stolen one) stops working.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
+
+
+class SignInFailure(Base):
+    """A failed sign-in from a client address, kept for the rate limit's window only."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index("ix_sign_in_failure_client_at", "client", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class ApiToken(Base):
