@@ -13,9 +13,11 @@ from marketplace.catalogue import pages as catalogue_pages
 from marketplace.conformance import api as conformance_api
 from marketplace.contracts import api as contracts_api
 from marketplace.demand import api as demand_api
+from marketplace.demand import pages as demand_pages
 from marketplace.event_feed import api as event_feed_api
 from marketplace.frameworks import api as frameworks_api
 from marketplace.funding import api as funding_api
+from marketplace.funding import pages as funding_pages
 from marketplace.http import health, openapi
 from marketplace.http.body_limit import BodyLimit
 from marketplace.http.problems import register_api_problems, register_unrouted_problems
@@ -26,13 +28,15 @@ from marketplace.ocds import api as ocds_api
 from marketplace.orders import api as orders_api
 from marketplace.organisations import api as organisations_api
 from marketplace.tenders import api as tenders_api
+from marketplace.tenders import pages as tenders_pages
 from marketplace.web import api_docs, assets, sign_in
 from marketplace.web import errors as web_errors
 from marketplace.web import headers as web_headers
 
 API_PREFIX = "/api/v1"
 #: Every area's pages, and the front-end assets they use.
-AREA_PAGES = (assets.bp, catalogue_pages.bp, api_docs.bp)
+AREA_PAGES = (assets.bp, catalogue_pages.bp, demand_pages.bp, tenders_pages.bp,
+              funding_pages.bp, api_docs.bp)
 #: Every area's API blueprint, in the order the OpenAPI document lists their tags.
 AREA_APIS = (openapi.bp, organisations_api.bp, audit_api.bp, event_feed_api.bp,
              catalogue_api.bp, approvals_api.bp, conformance_api.bp, frameworks_api.bp,
