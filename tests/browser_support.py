@@ -10,6 +10,7 @@ critical violation.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 from collections.abc import Iterator
@@ -30,15 +31,32 @@ BLOCKING = ("serious", "critical")
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
+_STARTED: dict[str, Any] = {}
+
+
+def _chromium() -> Any:
+    """One Playwright and one chromium for the whole session, however many test modules
+    import the fixtures (two Playwright instances cannot run in one thread); closed when
+    the session's process ends."""
+    if "browser" not in _STARTED:
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+        playwright = playwright_sync.sync_playwright().start()
+        _STARTED["playwright"] = playwright
+        _STARTED["browser"] = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        atexit.register(_stop)
+    return _STARTED["browser"]
+
+
+def _stop() -> None:
+    _STARTED.pop("browser").close()
+    _STARTED.pop("playwright").stop()
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with playwright_sync.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox"])
-        yield launched
-        launched.close()
+def browser() -> Any:
+    return _chromium()
 
 
 @pytest.fixture
