@@ -172,3 +172,14 @@ def bootstrap(kafka_bootstrap: str) -> str:  # noqa: F811  (kafka_bootstrap is a
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run on SQLite only: a page calls the same services as the API, whose
+    own tests run on both databases; a second browser pass would only double CI time."""
+    on_postgres = pytest.mark.skip(reason="browser tests run on SQLite (their services are "
+                                          "tested on both databases)")
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.get_closest_marker("browser") and params.get("database_url") == "postgresql":
+            item.add_marker(on_postgres)

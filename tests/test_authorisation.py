@@ -123,10 +123,17 @@ CONTRACT_ACCESS: dict[tuple[str, str], tuple[str, ...] | None] = {
 
 
 def _routes(app: Flask) -> list[tuple[str, str, object]]:
+    """The API's operations (the ``api`` blueprint's routes). Pages and their assets are
+    not API operations: they may not declare an endpoint spec, and each role's page
+    tests check who may use them (the services decide, as for the API)."""
     found = []
     for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if not rule.endpoint.startswith("api."):
+            assert not hasattr(view, "endpoint_spec"), rule.rule
+            continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, rule.rule, app.view_functions[rule.endpoint]))
+            found.append((method, rule.rule, view))
     return found
 
 

@@ -19,7 +19,8 @@ from marketplace.demo.tenders import OPEN_TENDER
 from marketplace.funding.pages import FUNDER_WORDS
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.tenders import service as tenders
-from marketplace.web.charts import BAR_FILL, bar_chart, london_time, long_date, pounds
+from marketplace.web.charts import BAR_FILL, bar_chart
+from marketplace.web.formatting import london_time, long_date, pounds
 from tests.browser_support import Page, browser, live, tab  # noqa: F401
 
 pytestmark = pytest.mark.browser

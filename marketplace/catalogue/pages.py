@@ -18,6 +18,7 @@ from marketplace.catalogue import service as innovations
 from marketplace.catalogue.models import Innovation
 from marketplace.http.pagination import paginate
 from marketplace.http.problems import field_messages
+from marketplace.web.formatting import label
 from marketplace.web.pages import render, unit_of_work
 from schemas.api.innovations import InnovationOut, InnovationQuery
 from schemas.events.common import ESF_TIERS, PATHWAY_STAGES
@@ -36,9 +37,6 @@ EVIDENCE = (("safety_case_evidence_id", "Clinical safety case (DCB0129)"),
             ("penetration_test_evidence_id", "Penetration test report"),
             ("device_certificate_evidence_id", "Medical device certificate"))
 
-
-def _label(value: str) -> str:
-    return value.replace("_", " ").replace(".", ": ").capitalize()
 
 
 def _query() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -67,7 +65,7 @@ def catalogue() -> tuple[str, int]:
     return render("catalogue/index.html", "Find an approved innovation",
                   status=422 if errors else 200, found=found, errors=errors,
                   values=request.args, categories=in_use, stages=PATHWAY_STAGES,
-                  tiers=ESF_TIERS, label=_label, page_query=_page_query)
+                  tiers=ESF_TIERS, label=label, page_query=_page_query)
 
 
 def _page_query(page: int) -> str:
@@ -95,4 +93,4 @@ def innovation(innovation_id: str) -> tuple[str, int]:
         shown = InnovationOut().dump(listing)
         approval = _approval_view(listing)
     return render("catalogue/innovation.html", shown["name"], listing=shown,
-                  approval=approval, label=_label)
+                  approval=approval, label=label)

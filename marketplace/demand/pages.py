@@ -16,7 +16,8 @@ from marshmallow import ValidationError
 from marketplace.demand import summary as demand_summary
 from marketplace.http.problems import field_messages
 from marketplace.kernel.errors import InvalidInput
-from marketplace.web.charts import bar_chart, formatting
+from marketplace.web.charts import bar_chart
+from marketplace.web.formatting import formatting, label
 from marketplace.web.pages import render, unit_of_work
 from schemas.api.demand import DemandSummaryOut, SummaryQuery
 
@@ -26,11 +27,6 @@ FIELDS = ("icb", "posted_from", "posted_to")
 LABELS = {"icb": "ICB", "posted_from": "Posted from", "posted_to": "Posted to",
           "_schema": "Filters"}
 
-
-def label(value: str) -> str:
-    """A category or stage as words: ``cancer.patient_information`` -> "Cancer: patient
-    information"."""
-    return value.replace("_", " ").replace(".", ": ").capitalize()
 
 
 def _values() -> dict[str, str]:

@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from marketplace.funding import service as funding
 from marketplace.http.pagination import paginate
 from marketplace.http.problems import field_messages
-from marketplace.web.charts import formatting
+from marketplace.web.formatting import formatting, label
 from marketplace.web.pages import render, unit_of_work
 from schemas.api.funding import PHARMA, PotOut, PotQuery
 from schemas.events.funding import FUNDER_TYPES
@@ -35,9 +35,6 @@ CHANGE_WORDS = {"allocate": "Allocated", "increase": "Increased", "reduce": "Red
 LABELS = {"funder_type": "Funder type", "financial_year": "Financial year",
           "_schema": "Filters"}
 
-
-def label(value: str) -> str:
-    return (value or "").replace("_", " ").capitalize()
 
 
 def _words(table: dict[str, str]) -> Any:

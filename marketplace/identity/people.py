@@ -23,11 +23,9 @@ from sqlalchemy import delete, func, select
 
 from marketplace.identity import passwords
 from marketplace.identity.models import SignInFailure, WebUser
-from marketplace.identity.service import ROLE_ORGANISATION_KIND
+from marketplace.identity.service import ROLE_ORGANISATION_KIND, acting_for
 from marketplace.kernel.errors import Conflict, InvalidInput
 from marketplace.kernel.unit_of_work import UnitOfWork
-from marketplace.kernel.wording import a_or_an
-from marketplace.organisations import service as organisations
 from schemas.statuses import Role
 
 LOCK_AFTER = 5
@@ -76,28 +74,7 @@ def add(uow: UnitOfWork, *, email: str, password: str, role: str,
     if len(password) < passwords.MIN_LENGTH:
         raise InvalidInput(f"A password has at least {passwords.MIN_LENGTH} characters.",
                            {"password": ["too short"]})
-    try:
-        role_enum = Role(role)
-    except ValueError as exc:
-        choices = ", ".join(r.value for r in Role)
-        raise InvalidInput("Unknown role.", {"role": [f"one of {choices}"]}) from exc
-    expected_kind = ROLE_ORGANISATION_KIND[role_enum]
-    organisation = None
-    if expected_kind is None:
-        if code:
-            raise InvalidInput("An admin acts for no organisation.", {"ods": ["not allowed"]})
-    else:
-        if not code:
-            raise InvalidInput("This role acts for an organisation.", {"ods": ["required"]})
-        organisation = organisations.get_exact(uow, code)
-        if organisation.successor is not None:
-            raise Conflict(f"{organisation.code} was merged into {organisation.successor.code}.")
-        if organisation.kind != expected_kind:
-            raise InvalidInput(
-                f"{a_or_an(role_enum.value).capitalize()} acts for an organisation of kind "
-                f"{expected_kind.value}; {organisation.code} is a {organisation.kind.value}.",
-                {"role": ["does not fit the organisation"]},
-            )
+    role_enum, organisation = acting_for(uow, role, code, "person")
     if uow.session.scalar(select(WebUser.id).where(WebUser.email == email)) is not None:
         raise Conflict(f"A person with the email {email} already exists.")
     person = WebUser(id=str(uuid.uuid4()), email=email, role=role_enum,

@@ -13,6 +13,7 @@ from marketplace.kernel.errors import Conflict, InvalidInput, NotFound
 from marketplace.kernel.unit_of_work import UnitOfWork
 from marketplace.kernel.wording import a_or_an
 from marketplace.organisations import service as organisations
+from marketplace.organisations.models import Organisation
 from schemas.statuses import OrganisationKind, Role
 
 TOKEN_PREFIX = "nhsm_"
@@ -42,31 +43,40 @@ def _snapshot(token: ApiToken) -> dict[str, Any]:
     }
 
 
-def create(uow: UnitOfWork, *, role: str, name: str, code: str | None = None
-           ) -> tuple[ApiToken, str]:
-    """A new token and its plain value (never stored)."""
+def acting_for(uow: UnitOfWork, role: str, code: str | None, what: str
+               ) -> tuple[Role, Organisation | None]:
+    """The role, and the organisation a token or a person of that role acts for (an
+    operator: none); 422 naming what does not fit, 409 for a merged-away organisation.
+    ``what`` names the credential in messages ("token", "person")."""
     try:
         role_enum = Role(role)
     except ValueError as exc:
         choices = ", ".join(r.value for r in Role)
         raise InvalidInput("Unknown role.", {"role": [f"one of {choices}"]}) from exc
     expected_kind = ROLE_ORGANISATION_KIND[role_enum]
-    organisation = None
     if expected_kind is None:
         if code:
-            raise InvalidInput("Admin tokens take no organisation.", {"ods": ["not allowed"]})
-    else:
-        if not code:
-            raise InvalidInput("This role acts for an organisation.", {"ods": ["required"]})
-        organisation = organisations.get_exact(uow, code)
-        if organisation.successor is not None:
-            raise Conflict(f"{organisation.code} was merged into {organisation.successor.code}.")
-        if organisation.kind != expected_kind:
-            raise InvalidInput(
-                f"{a_or_an(role_enum.value).capitalize()} token acts for an organisation of kind "
-                f"{expected_kind.value}; {organisation.code} is a {organisation.kind.value}.",
-                {"role": ["does not fit the organisation"]},
-            )
+            raise InvalidInput(f"An admin {what} acts for no organisation.",
+                               {"ods": ["not allowed"]})
+        return role_enum, None
+    if not code:
+        raise InvalidInput("This role acts for an organisation.", {"ods": ["required"]})
+    organisation = organisations.get_exact(uow, code)
+    if organisation.successor is not None:
+        raise Conflict(f"{organisation.code} was merged into {organisation.successor.code}.")
+    if organisation.kind != expected_kind:
+        raise InvalidInput(
+            f"{a_or_an(role_enum.value).capitalize()} {what} acts for an organisation of kind "
+            f"{expected_kind.value}; {organisation.code} is a {organisation.kind.value}.",
+            {"role": ["does not fit the organisation"]},
+        )
+    return role_enum, organisation
+
+
+def create(uow: UnitOfWork, *, role: str, name: str, code: str | None = None
+           ) -> tuple[ApiToken, str]:
+    """A new token and its plain value (never stored)."""
+    role_enum, organisation = acting_for(uow, role, code, "token")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(id=str(uuid.uuid4()), name=name, role=role_enum, organisation=organisation,
                      token_hash=hash_token(plain), prefix=plain[:12], created_at=uow.now())

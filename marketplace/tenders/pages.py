@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from marketplace.http.pagination import paginate
 from marketplace.http.problems import field_messages
 from marketplace.tenders import service as tenders
-from marketplace.web.charts import formatting
+from marketplace.web.formatting import formatting, label
 from marketplace.web.pages import render, unit_of_work
 from schemas.api.tenders import PROCEDURES, TENDER_STATUSES, TenderOut, TenderQuery
 from schemas.statuses import TenderStatus
@@ -38,9 +38,6 @@ PROCEDURE_WORDS = {"open": "Open procedure",
 KIND_WORDS = {"quality": "Quality", "social_value": "Social value", "price": "Price"}
 LABELS = {"status": "Status", "procedure": "Procedure", "_schema": "Filters"}
 
-
-def label(value: str) -> str:
-    return value.replace("_", " ").replace(".", ": ").capitalize()
 
 
 def _words(table: dict[str, str]) -> Any:

@@ -10,12 +10,10 @@ them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from typing import Any
 
 from markupsafe import Markup, escape
 
-from marketplace.kernel.clock import LONDON
+from marketplace.web.formatting import number, pounds  # noqa: F401  (re-exported)
 
 #: NHS blue bars and the design system's text colour, on white (contrast above 7:1).
 BAR_FILL = "#005eb8"
@@ -27,53 +25,6 @@ LABEL_WIDTH = 280
 BAR_AREA = 360
 VALUE_WIDTH = 60
 FONT_SIZE = 14
-
-
-def pounds(pence: int | None) -> str:
-    """Integer pence as pounds: 123456 -> "£1,234.56"; None -> "Not stated"."""
-    if pence is None:
-        return "Not stated"
-    sign = "-" if pence < 0 else ""
-    whole, part = divmod(abs(int(pence)), 100)
-    return f"{sign}£{whole:,}.{part:02d}"
-
-
-def number(value: int | None) -> str:
-    return "Not stated" if value is None else f"{int(value):,}"
-
-
-def _as_date(value: date | datetime | str) -> date:
-    if isinstance(value, datetime):
-        return value.astimezone(LONDON).date() if value.tzinfo else value.date()
-    if isinstance(value, date):
-        return value
-    text = str(value)
-    return _as_date(datetime.fromisoformat(text)) if "T" in text else date.fromisoformat(text)
-
-
-def long_date(value: date | datetime | str | None) -> str:
-    """A day as "1 December 2026" (a time: its day in Europe/London)."""
-    if value is None or value == "":
-        return ""
-    day = _as_date(value)
-    return f"{day.day} {day:%B %Y}"
-
-
-def london_time(value: datetime | str | None) -> str:
-    """A moment in Europe/London: "1 December 2026 at 5:30pm"."""
-    if value is None or value == "":
-        return ""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    local = moment.astimezone(LONDON) if moment.tzinfo else moment
-    hour = local.hour % 12 or 12
-    return (f"{local.day} {local:%B %Y} at {hour}:{local.minute:02d}"
-            f"{'am' if local.hour < 12 else 'pm'}")
-
-
-def formatting() -> dict[str, Any]:
-    """The helpers templates format figures with (passed in a page's context)."""
-    return {"pounds": pounds, "number": number, "long_date": long_date,
-            "london_time": london_time}
 
 
 def _scale_max(largest: int) -> int:

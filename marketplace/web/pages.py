@@ -32,9 +32,17 @@ class NavItem:
 #: The header's navigation, in order; each role sees its own journeys.
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Catalogue", "/"),
+    NavItem("Your listings", "/my/innovations", roles=frozenset({"innovator"})),
+    NavItem("Demand signals", "/buy/signals", roles=frozenset({"icb_buyer"})),
+    NavItem("Your tenders", "/buy/tenders", roles=frozenset({"icb_buyer"})),
+    NavItem("Contracts", "/buy/contracts", roles=frozenset({"icb_buyer"})),
     NavItem("National demand", "/demand"),
     NavItem("Tenders", "/tenders"),
     NavItem("Funding", "/funding"),
+    NavItem("Orders", "/trust/orders", roles=frozenset({"trust_system"})),
+    NavItem("Route conformance", "/trust/conformance", roles=frozenset({"trust_system"})),
+    NavItem("Review queue", "/review", roles=frozenset({"assessor"})),
+    NavItem("Funding pots", "/fund", roles=frozenset({"funder"})),
     NavItem("API", "/api/v1/docs"),
 )
 
