@@ -1,7 +1,7 @@
 """The ICB buyer's pages in a real browser: demand signals (post, matches, close), a
 tender drafted, published and answered, its responses opened at the deadline, scored,
-ranked and awarded, and the contract that cannot be signed during the standstill;
-axe-core on every page."""
+ranked and awarded, and the contract that cannot be signed during the standstill and is
+signed after it; axe-core on every page."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -115,7 +115,7 @@ def _fill_tender(page: Any) -> None:
     page.get_by_label("Minimum NICE ESF tier").select_option("A")
 
 
-def test_a_buyer_runs_a_tender_to_award_and_cannot_sign_in_the_standstill(
+def test_a_buyer_runs_a_tender_to_award_and_signs_after_the_standstill(
         demo: None, tab: Page, uow_factory: Any, client: FlaskClient,  # noqa: F811
         make_token: Any, clock: Any) -> None:
     _buyer(tab, uow_factory)
@@ -225,6 +225,17 @@ def test_a_buyer_runs_a_tender_to_award_and_cannot_sign_in_the_standstill(
     page.wait_for_url("**/buy/contracts")
     assert page.get_by_role("link", name=contract["reference"]).is_visible()
     tab.assert_accessible()
+
+    # Once the standstill has ended, the buyer signs it.
+    clock.now = datetime.fromisoformat(contract["standstill_ends_at"]) + timedelta(minutes=1)
+    _buyer(tab, uow_factory)  # days on again: a new sign-in
+    tab.goto(f"/buy/contracts/{contract_id}")
+    page.get_by_role("button", name="Sign the contract").click()
+    page.wait_for_load_state()
+    assert page.locator("#contract-status").inner_text() == "Active"
+    tab.assert_accessible()
+    signed = client.get(f"{API}/contracts/{contract_id}", headers=buyer).get_json()
+    assert signed["status"] == "active" and signed["signed_at"] is not None
     assert tab.refused == []
 
 
