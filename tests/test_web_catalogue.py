@@ -105,3 +105,19 @@ def test_the_accessibility_check_can_fail(tab: Page) -> None:  # noqa: F811
                          '<img src="data:image/png;base64,iVBORw0KGgo="></main></html>')
     with pytest.raises(AssertionError, match="label"):
         tab.assert_accessible()
+
+
+def test_the_sign_in_page_and_its_error_are_accessible(tab: Page) -> None:  # noqa: F811
+    tab.goto("/sign-in")
+    assert _h1(tab) == "Sign in"
+    tab.assert_accessible()
+    tab.page.get_by_role("button", name="Sign in").click()  # nothing entered
+    tab.page.wait_for_load_state()
+    assert tab.page.locator(".nhsuk-error-summary").is_visible()
+    tab.assert_accessible()
+
+
+def test_the_api_documentation_page_is_accessible(tab: Page) -> None:  # noqa: F811
+    tab.goto("/api/v1/docs")
+    tab.page.locator(".opblock").first.wait_for(timeout=10_000)
+    tab.assert_accessible()
