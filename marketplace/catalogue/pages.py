@@ -64,8 +64,11 @@ def catalogue() -> tuple[str, int]:
         in_use = categories.in_use(uow)
     return render("catalogue/index.html", "Find an approved innovation",
                   status=422 if errors else 200, found=found, errors=errors,
-                  values=request.args, categories=in_use, stages=PATHWAY_STAGES,
-                  tiers=ESF_TIERS, label=label, page_query=_page_query)
+                  values=request.args, page_query=_page_query,
+                  category_options=[(c["category"], f"{label(c['category'])} "
+                                     f"({c['listings']})") for c in in_use],
+                  stage_options=[(s, label(s)) for s in PATHWAY_STAGES],
+                  tier_options=[(t, f"Tier {t}") for t in ESF_TIERS])
 
 
 def _page_query(page: int) -> str:
