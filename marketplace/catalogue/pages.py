@@ -7,19 +7,17 @@ of work acting as the signed-in person (or anonymously), and renders.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, request
-from marshmallow import ValidationError
 
 from marketplace.catalogue import categories
 from marketplace.catalogue import search as catalogue_search
 from marketplace.catalogue import service as innovations
 from marketplace.catalogue.models import Innovation
 from marketplace.http.pagination import paginate
-from marketplace.http.problems import field_messages
 from marketplace.web.formatting import label
-from marketplace.web.pages import render, unit_of_work
+from marketplace.web.forms import load
+from marketplace.web.pages import page_number, render, unit_of_work
 from schemas.api.innovations import InnovationOut, InnovationQuery
 from schemas.events.common import ESF_TIERS, PATHWAY_STAGES
 
@@ -44,15 +42,8 @@ def _query() -> tuple[dict[str, Any], dict[str, Any]]:
     raw = {k: v for k, v in request.args.items() if v != "" and k != "page"}
     if raw.get("approved") == "on":
         raw["approved"] = "true"
-    try:
-        return InnovationQuery().load(raw), {}
-    except ValidationError as exc:
-        return {}, field_messages(exc)
+    return load(InnovationQuery, raw)
 
-
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
 
 
 @bp.get("/")
@@ -60,21 +51,16 @@ def catalogue() -> tuple[str, int]:
     query, errors = _query()
     with unit_of_work() as uow:
         found = paginate(uow.session, catalogue_search.search(uow, **query), InnovationOut(),
-                         _page_number(), PER_PAGE) if not errors else None
+                         page_number(), PER_PAGE) if not errors else None
         in_use = categories.in_use(uow)
     return render("catalogue/index.html", "Find an approved innovation",
                   status=422 if errors else 200, found=found, errors=errors,
-                  values=request.args, page_query=_page_query,
+                  values=request.args,
                   category_options=[(c["category"], f"{label(c['category'])} "
                                      f"({c['listings']})") for c in in_use],
                   stage_options=[(s, label(s)) for s in PATHWAY_STAGES],
                   tier_options=[(t, f"Tier {t}") for t in ESF_TIERS])
 
-
-def _page_query(page: int) -> str:
-    """This search's query string for another page of results."""
-    return urlencode({**{k: v for k, v in request.args.items() if k != "page"},
-                      "page": page})
 
 
 def _approval_view(innovation: Innovation) -> dict[str, Any] | None:

@@ -8,16 +8,13 @@ schema dumps, so the page and the API show the same facts.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, request
-from marshmallow import ValidationError
 
 from marketplace.demand import summary as demand_summary
-from marketplace.http.problems import field_messages
 from marketplace.kernel.errors import InvalidInput
 from marketplace.web.charts import bar_chart
 from marketplace.web.formatting import formatting, label
+from marketplace.web.forms import load_filters
 from marketplace.web.pages import render, unit_of_work
 from schemas.api.demand import DemandSummaryOut, SummaryQuery
 
@@ -36,17 +33,11 @@ def _values() -> dict[str, str]:
     return values
 
 
-def _query(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        return SummaryQuery().load({k: v for k, v in values.items() if v}), {}
-    except ValidationError as exc:
-        return {}, field_messages(exc)
-
 
 @bp.get("/demand")
 def national_demand() -> tuple[str, int]:
     values = _values()
-    query, errors = _query(values)
+    query, errors = load_filters(SummaryQuery, values)
     found = None
     if not errors:
         try:

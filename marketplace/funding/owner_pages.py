@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from marketplace.funding import service as funding
 from marketplace.http.pagination import paginate
 from marketplace.kernel.errors import Conflict, InvalidInput, PreconditionFailed
-from marketplace.web.formatting import formatting, label
+from marketplace.web.formatting import formatting, label, words
 from marketplace.web.forms import body, domain_errors, load
 from marketplace.web.pages import current_actor, render, unit_of_work
 from schemas.api.funding import (
@@ -61,13 +61,10 @@ CHANGE_LABELS = {"kind": "Kind of change", "amount_pounds": "New amount",
 
 
 
-def _words(table: dict[str, str]) -> Any:
-    return lambda value: table.get(value, label(value))
-
 
 def _context() -> dict[str, Any]:
-    return {"label": label, "funder_words": _words(FUNDER_WORDS),
-            "change_words": _words(CHANGE_WORDS), "pharma": PHARMA, **formatting()}
+    return {"label": label, "funder_words": words(FUNDER_WORDS),
+            "change_words": words(CHANGE_WORDS), "pharma": PHARMA, **formatting()}
 
 
 def _funder_only() -> Response | None:

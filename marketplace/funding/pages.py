@@ -10,16 +10,14 @@ the API's output schema dumps.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, request
-from marshmallow import ValidationError
 
 from marketplace.funding import service as funding
 from marketplace.http.pagination import paginate
-from marketplace.http.problems import field_messages
-from marketplace.web.formatting import formatting, label
-from marketplace.web.pages import render, unit_of_work
+from marketplace.web.formatting import formatting, label, words
+from marketplace.web.forms import load_filters
+from marketplace.web.pages import page_number, render, unit_of_work
 from schemas.api.funding import PHARMA, PotOut, PotQuery
 from schemas.events.funding import FUNDER_TYPES
 
@@ -37,48 +35,31 @@ LABELS = {"funder_type": "Funder type", "financial_year": "Financial year",
 
 
 
-def _words(table: dict[str, str]) -> Any:
-    return lambda value: table.get(value, label(value))
-
 
 def _values() -> dict[str, str]:
     return {name: request.args.get(name, "").strip() for name in FIELDS}
 
 
-def _query(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        return PotQuery().load({k: v for k, v in values.items() if v}), {}
-    except ValidationError as exc:
-        return {}, field_messages(exc)
 
-
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
-
-
-def _page_query(page: int) -> str:
-    return urlencode({**{k: v for k, v in request.args.items() if k != "page"},
-                      "page": page})
 
 
 def _context() -> dict[str, Any]:
-    return {"label": label, "funder_words": _words(FUNDER_WORDS),
-            "change_words": _words(CHANGE_WORDS), "pharma": PHARMA, **formatting()}
+    return {"label": label, "funder_words": words(FUNDER_WORDS),
+            "change_words": words(CHANGE_WORDS), "pharma": PHARMA, **formatting()}
 
 
 @bp.get("/funding")
 def pots() -> tuple[str, int]:
     values = _values()
-    query, errors = _query(values)
+    query, errors = load_filters(PotQuery, values)
     found = None
     if not errors:
         with unit_of_work() as uow:
             found = paginate(uow.session, funding.list_query(uow, **query), PotOut(),
-                             _page_number(), PER_PAGE)
+                             page_number(), PER_PAGE)
     return render("funding/index.html", "Funding", status=422 if errors else 200,
                   found=found, errors=errors, values=values, funder_types=FUNDER_TYPES,
-                  page_query=_page_query,
+
                   field_label=lambda name: LABELS.get(name, label(name)), **_context())
 
 

@@ -31,7 +31,7 @@ from marketplace.orders import invoices, payments
 from marketplace.orders import service as orders
 from marketplace.web.formatting import formatting, label
 from marketplace.web.forms import Errors, body, domain_errors, load
-from marketplace.web.pages import current_actor, render, unit_of_work
+from marketplace.web.pages import current_actor, page_number, render, unit_of_work
 from schemas.api.orders import InvoiceOut, OrderIn, OrderOut, PaymentIn, PaymentOut
 from schemas.statuses import AllocationStatus, Role
 
@@ -77,23 +77,15 @@ def _context() -> dict[str, Any]:
             **formatting()}
 
 
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
-
-
-def _page_query(page: int) -> str:
-    return urlencode({**{k: v for k, v in request.args.items() if k != "page"},
-                      "page": page})
 
 
 # --- orders -----------------------------------------------------------------------------
 @bp.get("/trust/orders")
 def order_list() -> tuple[str, int]:
     with unit_of_work() as uow:
-        found = paginate(uow.session, orders.list_query(uow), OrderOut(), _page_number(),
+        found = paginate(uow.session, orders.list_query(uow), OrderOut(), page_number(),
                          PER_PAGE)
-    return render("trust/orders.html", "Orders", found=found, page_query=_page_query,
+    return render("trust/orders.html", "Orders", found=found,
                   **_context())
 
 

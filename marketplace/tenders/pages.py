@@ -10,16 +10,14 @@ Sealed responses are never read here.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, request
-from marshmallow import ValidationError
 
 from marketplace.http.pagination import paginate
-from marketplace.http.problems import field_messages
 from marketplace.tenders import service as tenders
-from marketplace.web.formatting import formatting, label
-from marketplace.web.pages import render, unit_of_work
+from marketplace.web.formatting import formatting, label, words
+from marketplace.web.forms import load_filters
+from marketplace.web.pages import page_number, render, unit_of_work
 from schemas.api.tenders import PROCEDURES, TENDER_STATUSES, TenderOut, TenderQuery
 from schemas.statuses import TenderStatus
 
@@ -40,9 +38,6 @@ LABELS = {"status": "Status", "procedure": "Procedure", "_schema": "Filters"}
 
 
 
-def _words(table: dict[str, str]) -> Any:
-    return lambda value: table.get(value, label(value or ""))
-
 
 def _values() -> dict[str, str]:
     """The filters as asked: no ``status`` at all means open tenders; an empty one, any."""
@@ -52,41 +47,27 @@ def _values() -> dict[str, str]:
     return values
 
 
-def _query(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        return TenderQuery().load({k: v for k, v in values.items() if v}), {}
-    except ValidationError as exc:
-        return {}, field_messages(exc)
 
-
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
-
-
-def _page_query(page: int) -> str:
-    return urlencode({**{k: v for k, v in request.args.items() if k != "page"},
-                      "page": page})
 
 
 def _context() -> dict[str, Any]:
-    return {"label": label, "status_words": _words(STATUS_WORDS),
-            "procedure_words": _words(PROCEDURE_WORDS), "kind_words": _words(KIND_WORDS),
+    return {"label": label, "status_words": words(STATUS_WORDS),
+            "procedure_words": words(PROCEDURE_WORDS), "kind_words": words(KIND_WORDS),
             **formatting()}
 
 
 @bp.get("/tenders")
 def tender_list() -> tuple[str, int]:
     values = _values()
-    query, errors = _query(values)
+    query, errors = load_filters(TenderQuery, values)
     found = None
     if not errors:
         with unit_of_work() as uow:
             found = paginate(uow.session, tenders.list_query(uow, **query), TenderOut(),
-                             _page_number(), PER_PAGE)
+                             page_number(), PER_PAGE)
     return render("tenders/index.html", "Tenders", status=422 if errors else 200,
                   found=found, errors=errors, values=values, statuses=TENDER_STATUSES,
-                  procedures=PROCEDURES, page_query=_page_query,
+                  procedures=PROCEDURES,
                   field_label=lambda name: LABELS.get(name, label(name)), **_context())
 
 

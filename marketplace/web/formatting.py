@@ -57,6 +57,11 @@ def london_time(value: datetime | str | None) -> str:
             f"{'am' if local.hour < 12 else 'pm'}")
 
 
+def words(table: dict[str, str]) -> Any:
+    """A function giving a stored word's wording from ``table``, else :func:`label`."""
+    return lambda value: table.get(value, label(value))
+
+
 def formatting() -> dict[str, Any]:
     """The helpers templates format figures with (every template has them as globals,
     with :func:`label`: :data:`TEMPLATE_GLOBALS`)."""

@@ -60,6 +60,12 @@ def load(schema: type[Schema], data: dict[str, Any]) -> tuple[dict[str, Any], Er
         return {}, field_messages(exc)
 
 
+def load_filters(schema: type[Schema], values: Mapping[str, str]
+                 ) -> tuple[dict[str, Any], Errors]:
+    """A list page's filters (blank ones left out) loaded by the API's query schema."""
+    return load(schema, {k: v for k, v in values.items() if v})
+
+
 def domain_errors(exc: InvalidInput) -> Errors:
     """A service's 422 as form errors (its field map, or its detail for the whole form)."""
     errors = dict(exc.extra.get("errors") or {})

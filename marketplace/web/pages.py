@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import g, render_template, request
 
@@ -69,7 +70,25 @@ def navigation() -> list[dict[str, Any]]:
             for item in items]
 
 
+#: Pages of a list beyond this are refused (a number in the query string, not a search).
+MAX_PAGE = 10_000
+
+
+def page_number() -> int:
+    """The list page asked for (``?page=``): 1 unless a sensible number."""
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and 0 < int(value) < MAX_PAGE else 1
+
+
+def page_query(page: int) -> str:
+    """This request's query string for another page of the same list."""
+    return urlencode({**{k: v for k, v in request.args.items() if k != "page"},
+                      "page": page})
+
+
 def render(template: str, title: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    """The page ``template`` with ``title`` (its ``<title>`` and usually its ``<h1>``)."""
+    """The page ``template`` with ``title`` (its ``<title>`` and usually its ``<h1>``);
+    a list's pages link to each other with ``page_query``."""
     return render_template(template, page_title=title, navigation=navigation(),
-                           person=g.get("person"), **context), status
+                           person=g.get("person"), page_query=page_query,
+                           **context), status
