@@ -62,11 +62,14 @@ def unit_of_work() -> Iterator[UnitOfWork]:
 
 
 def navigation() -> list[dict[str, Any]]:
+    """The caller's header items; the one whose section holds this page is current
+    (``/fund/...`` under "Funding pots", never ``/funding``)."""
     role = current_actor().role
     here = request.path
     items = [item for item in NAVIGATION if item.roles is None or str(role) in item.roles]
     return [{"text": item.text, "href": item.href,
-             "current": here == item.href or (item.href != "/" and here.startswith(item.href))}
+             "current": here == item.href or (item.href != "/"
+                                              and here.startswith(item.href + "/"))}
             for item in items]
 
 
