@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.catalogue.models import Innovation
 from marketplace.kernel.db import Base, JsonType, UtcDateTime, in_list
+from marketplace.kernel.priced_line import PricedLine
 from marketplace.organisations.models import Organisation
 from schemas.events.tenders import TERMINATION_REASONS
 from schemas.statuses import ContractStatus
@@ -92,7 +93,7 @@ class Contract(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class ContractLine(Base):
+class ContractLine(PricedLine, Base):
     """An item trusts may call off under the contract, at its unit price (pence, no VAT)."""
 
     __tablename__ = "contract_line"
@@ -104,14 +105,6 @@ class ContractLine(Base):
     )
 
     contract_id: Mapped[str] = mapped_column(ForeignKey("contract.id"), primary_key=True)
-    line_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    item_id: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int] = mapped_column(Integer)
-    description: Mapped[str] = mapped_column(String(500))
-    unit_code: Mapped[str] = mapped_column(String(3))
-    unit_price_pence: Mapped[int] = mapped_column(BigInteger)
-    vat_category: Mapped[str] = mapped_column(String(2))
-    vat_rate: Mapped[str] = mapped_column(String(8))
     max_quantity: Mapped[int | None] = mapped_column(BigInteger)
 
 

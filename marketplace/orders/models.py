@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.contracts.models import Contract
 from marketplace.kernel.db import Base, JsonType, UtcDateTime, in_list
+from marketplace.kernel.priced_line import PricedLine
 from marketplace.organisations.models import Organisation
 from schemas.statuses import InvoiceStatus, OrderStatus, PaymentStatus
 
@@ -96,7 +97,7 @@ class Order(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class OrderLine(Base):
+class OrderLine(PricedLine, Base):
     """An ordered quantity of a contract item at the contract's price and VAT."""
 
     __tablename__ = "call_off_order_line"
@@ -111,15 +112,7 @@ class OrderLine(Base):
     )
 
     order_id: Mapped[str] = mapped_column(ForeignKey("call_off_order.id"), primary_key=True)
-    line_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer)
-    item_id: Mapped[str] = mapped_column(String(64))
-    description: Mapped[str] = mapped_column(String(500))
-    unit_code: Mapped[str] = mapped_column(String(3))
     quantity: Mapped[int] = mapped_column(BigInteger)
-    unit_price_pence: Mapped[int] = mapped_column(BigInteger)
-    vat_category: Mapped[str] = mapped_column(String(2))
-    vat_rate: Mapped[str] = mapped_column(String(8))
     net_pence: Mapped[int] = mapped_column(BigInteger)
     invoiced_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -170,7 +163,7 @@ class Invoice(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class InvoiceLine(Base):
+class InvoiceLine(PricedLine, Base):
     """An invoiced quantity of an order line, at the order's price and VAT."""
 
     __tablename__ = "invoice_line"
@@ -181,16 +174,8 @@ class InvoiceLine(Base):
     )
 
     invoice_id: Mapped[str] = mapped_column(ForeignKey("invoice.id"), primary_key=True)
-    line_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_line_id: Mapped[str] = mapped_column(String(36))
-    position: Mapped[int] = mapped_column(Integer)
-    item_id: Mapped[str] = mapped_column(String(64))
-    description: Mapped[str] = mapped_column(String(500))
-    unit_code: Mapped[str] = mapped_column(String(3))
     quantity: Mapped[int] = mapped_column(BigInteger)
-    unit_price_pence: Mapped[int] = mapped_column(BigInteger)
-    vat_category: Mapped[str] = mapped_column(String(2))
-    vat_rate: Mapped[str] = mapped_column(String(8))
     net_pence: Mapped[int] = mapped_column(BigInteger)
 
 
