@@ -187,8 +187,9 @@ def _lines(lines: Iterable[dict[str, Any]], keep: Iterable[ContractLine] = ()
     return rows
 
 
-def _reference(icb: Organisation, now: datetime) -> str:
-    return f"{icb.code}-C-{london_day(now).year}-{uuid.uuid4().hex[:8].upper()}"
+def _reference(icb: Organisation, now: datetime, kind: str = "C") -> str:
+    """``<ICB>-C-<year>-<hex>`` for an awarded contract, ``-DA-`` for a direct award."""
+    return f"{icb.code}-{kind}-{london_day(now).year}-{uuid.uuid4().hex[:8].upper()}"
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -253,7 +254,7 @@ def create_direct_award(uow: UnitOfWork, *, award: FrameworkAward, trust: Organi
               "unit_code": line.unit_code, "unit_price_pence": line.ceiling_unit_price_pence,
               **DIRECT_AWARD_VAT, "max_quantity": None} for line in award.lines]
     contract = Contract(
-        id=str(uuid.uuid4()), reference=_reference(icb, now).replace("-C-", "-DA-"),
+        id=str(uuid.uuid4()), reference=_reference(icb, now, "DA"),
         tender_id=None, award_id=award.id, framework_id=award.framework_id,
         buyer_icb_id=icb.id, supplier_organisation_id=award.supplier_organisation_id,
         innovation_id=award.innovation_id, status=ContractStatus.ACTIVE,

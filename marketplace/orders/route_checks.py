@@ -17,8 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from marketplace.approvals.models import Approval
-from marketplace.approvals.service import live_for_current_version
+from marketplace.approvals.service import pre_approved_now
 from marketplace.catalogue.models import Innovation
 from marketplace.contracts.models import Contract, ContractLine
 from marketplace.frameworks.lifecycle import call_off_blockers
@@ -68,10 +67,8 @@ def _trust(contract: Contract, trust: Organisation) -> list[Failed]:
 
 
 def _approval(uow: UnitOfWork, contract: Contract, at: datetime) -> list[Failed]:
-    live = uow.session.scalar(select(Approval.id).join(
-        Innovation, live_for_current_version(at)).where(
-        Innovation.id == contract.innovation_id).limit(1))
-    if live is not None:
+    if uow.session.scalar(select(pre_approved_now(at)).where(
+            Innovation.id == contract.innovation_id)):
         return []
     return [Failed("approval_not_current", f"innovation {contract.innovation_id} holds no "
                    f"live central approval of its current version at {at.isoformat()}")]

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from marketplace.web.formatting import number, pounds  # noqa: F401  (re-exported)
-
 #: NHS blue bars and the design system's text colour, on white (contrast above 7:1).
 BAR_FILL = "#005eb8"
 TEXT_FILL = "#212b32"

@@ -138,7 +138,17 @@ class InvoiceSummaryOut(Schema):
     due_date = fields.Date()
 
 
-class OrderOut(Schema):
+class PricedDocumentOut(Schema):
+    """What an order and an invoice both state: their totals and VAT breakdown."""
+
+    currency = fields.String()
+    net_pence = fields.Integer()
+    vat_pence = fields.Integer()
+    gross_pence = fields.Integer()
+    vat_breakdown = fields.List(fields.Nested(VatGroupOut))
+
+
+class OrderOut(PricedDocumentOut):
     id = fields.String()
     order_number = fields.String()
     buyer_reference = fields.String()
@@ -151,11 +161,6 @@ class OrderOut(Schema):
     supplier = fields.Function(lambda o: o.supplier_organisation.code, **doc(
         "Companies House number of the supplier", required=False))
     lines = fields.List(fields.Nested(OrderLineOut))
-    currency = fields.String()
-    net_pence = fields.Integer()
-    vat_pence = fields.Integer()
-    gross_pence = fields.Integer()
-    vat_breakdown = fields.List(fields.Nested(VatGroupOut))
     invoiced_gross_pence = fields.Integer()
     funding_allocation_id = fields.String(allow_none=True)
     delivery_site_ods = fields.String(allow_none=True)
@@ -182,7 +187,7 @@ class PaymentOut(Schema):
     settled_at = fields.AwareDateTime(allow_none=True)
 
 
-class InvoiceOut(Schema):
+class InvoiceOut(PricedDocumentOut):
     id = fields.String()
     invoice_number = fields.String()
     order_id = fields.String()
@@ -194,11 +199,6 @@ class InvoiceOut(Schema):
     supplier = fields.Function(lambda i: i.supplier_organisation.code, **doc(
         "Companies House number of the supplier", required=False))
     lines = fields.List(fields.Nested(InvoiceLineOut))
-    currency = fields.String()
-    net_pence = fields.Integer()
-    vat_pence = fields.Integer()
-    gross_pence = fields.Integer()
-    vat_breakdown = fields.List(fields.Nested(VatGroupOut))
     paid_pence = fields.Integer()
     issue_date = fields.Date()
     tax_point_date = fields.Date(allow_none=True)
